@@ -1,0 +1,1 @@
+"""Baseline re-creation of the tutorial's Flask disaster-tweet classifier."""

@@ -1,0 +1,63 @@
+# Disaster Tweets: `make run` serves the app, `make test` runs the suite. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+DATA_DIR ?= $(CURDIR)/var
+export DATA_DIR
+
+.PHONY: help setup run serve test lint format migrate model retrain evaluate clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+.env:
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@chmod 600 $@
+	@echo "Wrote .env with a new local SECRET_KEY (git-ignored)."
+
+setup: $(VENV)/.installed .env ## Create .venv and install the pinned requirements
+
+migrate: setup ## Apply database migrations
+	$(BIN)/python manage.py migrate --noinput
+
+model: migrate ## Train and activate a first model if none is active
+	$(BIN)/python manage.py ensure_model
+
+run: model ## Set up, migrate, make sure a model exists, serve on http://127.0.0.1:$(PORT)
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+serve: model ## Production configuration (DEBUG off, gunicorn, whitenoise) on 127.0.0.1:$(PORT)
+	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DEBUG=0 PORT=$(PORT) BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py disaster_site.wsgi:application
+
+retrain: migrate ## Train a new model version: make retrain DATA=path/to/train.csv
+	$(BIN)/python manage.py retrain $(if $(DATA),--data $(DATA))
+
+evaluate: setup ## Score the active model: make evaluate DATA=path/to/labelled.csv
+	$(BIN)/python manage.py evaluate --data $(DATA)
+
+test: setup ## Run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff (lint and format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove the virtualenv, local data and caches
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,15 @@
+"""Top-level URLs: the web form (also at the old Flask app's addresses), the API, probes, admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from predictor import views
+
+urlpatterns = [
+    path("", views.predict_page, name="home"),
+    path("index", views.predict_page, name="index"),
+    path("predict", views.predict_page, name="predict"),
+    path("readyz", views.readyz, name="readyz"),
+    path("api/", include(("predictor.api.urls", "api"))),
+    path("admin/", admin.site.urls),
+]

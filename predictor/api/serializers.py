@@ -1,0 +1,122 @@
+"""Request validation and response shapes of the prediction and model-version API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from predictor.models import Label, ModelVersion, Prediction
+from predictor.services import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, tweet_clean
+
+BATCH_MAX_ITEMS = 1000
+
+
+class TweetSerializer(serializers.Serializer):
+    """One tweet to classify; the rules are the service's (`tweet_clean`)."""
+
+    text = serializers.CharField(max_length=TEXT_MAX_LENGTH)
+    keyword = serializers.CharField(
+        max_length=FIELD_MAX_LENGTH, required=False, allow_blank=True, allow_null=True, default=""
+    )
+    location = serializers.CharField(
+        max_length=FIELD_MAX_LENGTH, required=False, allow_blank=True, allow_null=True, default=""
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        try:
+            tweet = tweet_clean(**attrs)
+        except InvalidTweet as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from None
+        return {"text": tweet.text, "keyword": tweet.keyword, "location": tweet.location}
+
+
+class BatchSerializer(serializers.Serializer):
+    items = serializers.ListField(
+        child=TweetSerializer(), min_length=1, max_length=BATCH_MAX_ITEMS, allow_empty=False
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def prediction_as_dict(prediction: Prediction) -> dict[str, Any]:
+    """The API's view of a prediction, built as a plain dict (the hot path renders many)."""
+    return {
+        "id": prediction.pk,
+        "text": prediction.text,
+        "keyword": prediction.keyword,
+        "location": prediction.location,
+        "label": prediction.predicted_label,
+        "is_disaster": prediction.predicted_label == Label.DISASTER,
+        "probability": round(prediction.probability, 6),
+        "threshold": round(prediction.threshold, 6),
+        "model_version": prediction.model_version.name,
+        "created": _iso(prediction.created),
+    }
+
+
+class PredictionSerializer(serializers.Serializer):
+    """A stored prediction, as the create endpoints answer it."""
+
+    id = serializers.IntegerField(read_only=True)
+    text = serializers.CharField(read_only=True)
+    keyword = serializers.CharField(read_only=True)
+    location = serializers.CharField(read_only=True)
+    label = serializers.ChoiceField(choices=Label.choices, read_only=True)
+    is_disaster = serializers.BooleanField(read_only=True)
+    probability = serializers.FloatField(read_only=True)
+    threshold = serializers.FloatField(read_only=True)
+    model_version = serializers.CharField(read_only=True)
+    created = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance: Prediction) -> dict[str, Any]:
+        return prediction_as_dict(instance)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    model_version = serializers.CharField(read_only=True)
+    results = PredictionSerializer(many=True, read_only=True)
+
+
+class PredictionHistorySerializer(PredictionSerializer):
+    """A stored prediction with its review, for the staff history endpoints."""
+
+    source = serializers.CharField(read_only=True)
+    true_label = serializers.ChoiceField(choices=Label.choices, read_only=True, allow_null=True)
+    reviewed_by = serializers.CharField(read_only=True, allow_null=True)
+    reviewed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def to_representation(self, instance: Prediction) -> dict[str, Any]:
+        return {
+            **prediction_as_dict(instance),
+            "source": instance.source,
+            "true_label": instance.true_label,
+            "reviewed_by": instance.reviewed_by.get_username() if instance.reviewed_by else None,
+            "reviewed_at": _iso(instance.reviewed_at),
+        }
+
+
+class RelabelSerializer(serializers.Serializer):
+    true_label = serializers.ChoiceField(choices=Label.choices, allow_null=True)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "name",
+            "created",
+            "is_active",
+            "activated_at",
+            "threshold",
+            "base_rows",
+            "feedback_rows",
+            "training_data",
+            "metrics",
+            "train_seconds",
+            "library_versions",
+        ]
+        read_only_fields = fields

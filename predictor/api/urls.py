@@ -1,0 +1,16 @@
+"""URLs under /api/."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from predictor.api import views
+
+urlpatterns = [
+    path("predictions/", views.PredictionListCreateView.as_view(), name="prediction-list"),
+    path("predictions/batch/", views.PredictionBatchView.as_view(), name="prediction-batch"),
+    path("predictions/<int:pk>/", views.PredictionDetailView.as_view(), name="prediction-detail"),
+    path("models/", views.ModelVersionListView.as_view(), name="modelversion-list"),
+    path("models/active/", views.ActiveModelVersionView.as_view(), name="modelversion-active"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,46 @@
+"""Query-string filters for the prediction history (used by the API list endpoint)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from predictor.models import Label, Prediction
+from predictor.selectors import prediction_order_by_uncertainty
+
+ORDERINGS = {
+    "created": ("created", "id"),
+    "-created": ("-created", "-id"),
+    "probability": ("probability", "id"),
+    "-probability": ("-probability", "-id"),
+}
+
+
+class PredictionFilter(django_filters.FilterSet):
+    label = django_filters.ChoiceFilter(field_name="predicted_label", choices=Label.choices)
+    true_label = django_filters.ChoiceFilter(choices=Label.choices)
+    reviewed = django_filters.BooleanFilter(method="filter_reviewed")
+    model_version = django_filters.CharFilter(field_name="model_version__name")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    search = django_filters.CharFilter(field_name="text", lookup_expr="icontains")
+    ordering = django_filters.ChoiceFilter(
+        method="filter_ordering",
+        choices=[(name, name) for name in [*ORDERINGS, "uncertainty"]],
+        help_text="created, -created (default), probability, -probability, or uncertainty "
+        "(closest to the threshold first).",
+    )
+
+    class Meta:
+        model = Prediction
+        fields = []
+
+    def filter_reviewed(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.filter(true_label__isnull=not value)
+
+    def filter_ordering(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "uncertainty":
+            return prediction_order_by_uncertainty(queryset)
+        return queryset.order_by(*ORDERINGS[value])

@@ -1,0 +1,42 @@
+"""The web form, with the field names of the Flask app it replaces (keyword, location, message)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from predictor.services import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
+
+_FIELD_OF_TWEET = {"text": "message", "keyword": "keyword", "location": "location"}
+
+
+class TweetForm(forms.Form):
+    keyword = forms.CharField(
+        max_length=FIELD_MAX_LENGTH,
+        required=False,
+        help_text="Optional, e.g. wildfire.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    location = forms.CharField(
+        max_length=FIELD_MAX_LENGTH,
+        required=False,
+        help_text="Optional, e.g. California.",
+    )
+    message = forms.CharField(
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=f"The post itself, up to {TEXT_MAX_LENGTH:,} characters.",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.tweet = tweet_clean(
+                text=data["message"], keyword=data["keyword"], location=data["location"]
+            )
+        except InvalidTweet as exc:
+            self.add_error(_FIELD_OF_TWEET[exc.field], exc.message)
+        return data
+
+    tweet: Tweet

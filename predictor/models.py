@@ -1,0 +1,117 @@
+"""Stored model versions and every prediction made with them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Abs
+from django.utils import timezone
+
+
+class Label(models.TextChoices):
+    DISASTER = "disaster", "Disaster"
+    NOT_DISASTER = "not_disaster", "Not a disaster"
+
+    @classmethod
+    def from_target(cls, target: int) -> Label:
+        return cls.DISASTER if target else cls.NOT_DISASTER
+
+    @classmethod
+    def to_target(cls, label: str) -> int:
+        return 1 if label == cls.DISASTER else 0
+
+
+class Source(models.TextChoices):
+    FORM = "form", "Web form"
+    API = "api", "API"
+    BATCH = "batch", "API batch"
+    COMMAND = "command", "Command line"
+
+
+class ModelVersion(models.Model):
+    """One trained pipeline: its artifact (verified by SHA-256 before loading) and its figures."""
+
+    name = models.CharField(max_length=32, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    artifact_path = models.CharField(
+        max_length=255, help_text="Artifact file, relative to DATA_DIR/models."
+    )
+    sha256 = models.CharField(max_length=64)
+    threshold = models.FloatField(help_text="Probability at or above which a tweet is a disaster.")
+    base_rows = models.PositiveIntegerField(default=0)
+    feedback_rows = models.PositiveIntegerField(default=0)
+    training_data = models.CharField(max_length=255, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Validation-split metrics.")
+    train_seconds = models.FloatField(default=0.0)
+    library_versions = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="predictor_one_active_model_version",
+            )
+        ]
+        permissions = [("activate_modelversion", "Can activate a model version")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prediction(models.Model):
+    """A tweet that was submitted, what the model said, and what a reviewer said later."""
+
+    text = models.TextField()
+    keyword = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    probability = models.FloatField()
+    predicted_label = models.CharField(max_length=12, choices=Label.choices)
+    threshold = models.FloatField()
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="predictions"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices)
+    created = models.DateTimeField(default=timezone.now)
+    # NULL, not "", means "not reviewed yet": the review queue's partial index relies on it.
+    true_label = models.CharField(  # noqa: DJ001
+        max_length=12, choices=Label.choices, null=True, blank=True
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviewed_predictions",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [
+            models.Index(fields=["-created"], name="prediction_created"),
+            models.Index(fields=["predicted_label", "-created"], name="prediction_label_created"),
+            models.Index(fields=["true_label", "-created"], name="prediction_truth_created"),
+            models.Index(fields=["reviewed_at"], name="prediction_reviewed_at"),
+            # The review queue: unreviewed rows, closest to their threshold first.
+            models.Index(
+                Abs(F("probability") - F("threshold")),
+                name="prediction_unreviewed_margin",
+                condition=Q(true_label__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.text[:40]}"
+
+    @property
+    def is_disaster(self) -> bool:
+        return self.predicted_label == Label.DISASTER
+
+    @property
+    def is_reviewed(self) -> bool:
+        return self.true_label is not None

@@ -1,0 +1,232 @@
+"""Everything that writes: predictions, relabels, training and activating model versions.
+
+Views, the API, the admin and the management commands validate their input and call these.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ml.data import Dataset, read_csv
+from ml.evaluate import Metrics, evaluate
+from ml.persistence import ArtifactError, file_sha256, load, save
+from ml.train import train
+from predictor import selectors
+from predictor.active_model import active_model, artifact_file
+from predictor.models import Label, ModelVersion, Prediction, Source
+
+TEXT_MAX_LENGTH = 1000
+FIELD_MAX_LENGTH = 100
+
+
+class InvalidTweet(ValueError):
+    """A tweet that cannot be stored; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Tweet:
+    """One tweet to classify, already stripped and checked by `tweet_clean`."""
+
+    text: str
+    keyword: str = ""
+    location: str = ""
+
+
+def _check_field(field: str, value: str, max_length: int, *, required: bool = False) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidTweet(field, "This field may not be blank.")
+    if len(value) > max_length:
+        raise InvalidTweet(field, f"Ensure this field has no more than {max_length} characters.")
+    if "\x00" in value:
+        raise InvalidTweet(field, "Null characters are not allowed.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidTweet(field, "Contains characters that are not valid Unicode.") from None
+    return value
+
+
+def tweet_clean(*, text: str, keyword: str | None = "", location: str | None = "") -> Tweet:
+    """Strip and check one tweet's fields; InvalidTweet names the first bad field."""
+    return Tweet(
+        text=_check_field("text", text, TEXT_MAX_LENGTH, required=True),
+        keyword=_check_field("keyword", keyword or "", FIELD_MAX_LENGTH),
+        location=_check_field("location", location or "", FIELD_MAX_LENGTH),
+    )
+
+
+def _prediction(tweet: Tweet, probability: float, version: ModelVersion, source: str) -> Prediction:
+    return Prediction(
+        text=tweet.text,
+        keyword=tweet.keyword,
+        location=tweet.location,
+        probability=probability,
+        predicted_label=Label.DISASTER if probability >= version.threshold else Label.NOT_DISASTER,
+        threshold=version.threshold,
+        model_version=version,
+        source=source,
+    )
+
+
+def prediction_create(
+    *, text: str, keyword: str | None = "", location: str | None = "", source: str
+) -> Prediction:
+    """Classify one tweet with the active model and store it.
+
+    Raises InvalidTweet for bad input and ModelUnavailable when no model can serve.
+    """
+    tweet = tweet_clean(text=text, keyword=keyword, location=location)
+    current = active_model.get()
+    probability = current.model.predict_one(tweet.text, tweet.keyword, tweet.location)
+    prediction = _prediction(tweet, probability, current.version, source)
+    prediction.save(force_insert=True)
+    return prediction
+
+
+def prediction_create_batch(
+    *, items: Sequence[Mapping[str, str | None]], source: str = Source.BATCH
+) -> list[Prediction]:
+    """Classify many tweets in one vectorised call and store them in one bulk insert.
+
+    Each item has `text` and optionally `keyword` and `location`; one bad item rejects the
+    whole batch with InvalidTweet naming `items[i].field`, and nothing is stored.
+    """
+    tweets = []
+    for index, item in enumerate(items):
+        try:
+            tweets.append(
+                tweet_clean(
+                    text=item.get("text") or "",
+                    keyword=item.get("keyword"),
+                    location=item.get("location"),
+                )
+            )
+        except InvalidTweet as exc:
+            raise InvalidTweet(f"items[{index}].{exc.field}", exc.message) from None
+    current = active_model.get()
+    probabilities = current.model.predict_proba(
+        [t.text for t in tweets], [t.keyword for t in tweets], [t.location for t in tweets]
+    )
+    predictions = [
+        _prediction(tweet, float(p), current.version, source)
+        for tweet, p in zip(tweets, probabilities, strict=True)
+    ]
+    with transaction.atomic():
+        return Prediction.objects.bulk_create(predictions)
+
+
+def prediction_relabel(
+    *, prediction: Prediction, true_label: str | None, reviewer: AbstractBaseUser | None
+) -> Prediction:
+    """Record a reviewer's label (or clear it with None), with who and when."""
+    if true_label is not None and true_label not in Label.values:
+        raise ValueError(f"true_label must be one of {Label.values} or None, not {true_label!r}")
+    prediction.true_label = true_label
+    prediction.reviewed_by = reviewer if true_label is not None else None
+    prediction.reviewed_at = timezone.now() if true_label is not None else None
+    prediction.save(update_fields=["true_label", "reviewed_by", "reviewed_at"])
+    return prediction
+
+
+def default_training_data() -> Path:
+    """TRAIN_DATA when set, else the sample data set shipped in the repository."""
+    return Path(settings.TRAIN_DATA) if settings.TRAIN_DATA else settings.SAMPLE_TRAIN_DATA
+
+
+def is_sample_data(path: Path) -> bool:
+    return path.resolve() == settings.SAMPLE_TRAIN_DATA.resolve()
+
+
+def _next_version_name() -> str:
+    last_id = ModelVersion.objects.aggregate(last=Max("id"))["last"] or 0
+    return f"v{last_id + 1}"
+
+
+def model_version_train(
+    *,
+    data_path: Path | None = None,
+    include_feedback: bool = True,
+    activate: bool = True,
+    seed: int = 42,
+) -> ModelVersion:
+    """Train on the base data plus reviewed predictions, store the artifact, record the version.
+
+    Raises ml.data.DatasetError for unusable data; nothing is stored then.
+    """
+    path = data_path or default_training_data()
+    base = read_csv(path)
+    feedback = selectors.feedback_dataset() if include_feedback else Dataset.from_rows([])
+    feedback_rows = len(Dataset.from_rows([]).merged_with(feedback))
+    data = base.merged_with(feedback)
+    data.require_trainable()
+
+    started = time.perf_counter()
+    trained = train(data, seed=seed, n_jobs=os.cpu_count() or 1)
+    name = _next_version_name()
+    artifact = save(trained, settings.MODELS_DIR, f"{name}-{timezone.now():%Y%m%dT%H%M%S}")
+    try:
+        with transaction.atomic():
+            version = ModelVersion.objects.create(
+                name=name,
+                artifact_path=artifact.path.name,
+                sha256=artifact.sha256,
+                threshold=trained.threshold,
+                base_rows=len(data) - feedback_rows,
+                feedback_rows=feedback_rows,
+                training_data=path.name,
+                metrics=trained.validation.as_dict(),
+                train_seconds=round(time.perf_counter() - started, 2),
+                library_versions=trained.library_versions,
+            )
+            if activate:
+                model_version_activate(version=version)
+    except BaseException:
+        artifact.path.unlink(missing_ok=True)
+        raise
+    return version
+
+
+def model_version_activate(*, version: ModelVersion) -> ModelVersion:
+    """Make `version` the only active one, atomically; its artifact must match its hash."""
+    path = artifact_file(version)
+    if not path.is_file():
+        raise ArtifactError(f"artifact of {version.name} is missing: {path}")
+    if file_sha256(path) != version.sha256:
+        raise ArtifactError(f"artifact of {version.name} does not match its recorded SHA-256")
+    now = timezone.now()
+    with transaction.atomic():
+        ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=now)
+        transaction.on_commit(active_model.invalidate)
+    version.is_active, version.activated_at = True, now
+    return version
+
+
+def model_version_ensure_active(*, data_path: Path | None = None) -> tuple[ModelVersion, bool]:
+    """The active version, training one first when there is none; (version, trained_now)."""
+    version = selectors.model_version_active()
+    if version is not None:
+        return version, False
+    return model_version_train(data_path=data_path), True
+
+
+def model_version_evaluate(*, version: ModelVersion, data_path: Path) -> Metrics:
+    """Score `version` on a labelled CSV (DatasetError, ArtifactError on bad input)."""
+    data = read_csv(data_path)
+    return evaluate(load(artifact_file(version), version.sha256), data)

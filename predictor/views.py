@@ -1,0 +1,50 @@
+"""Web pages (the prediction form, also at the old Flask app's addresses) and operations probes."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from predictor import services
+from predictor.active_model import ModelUnavailable, active_model
+from predictor.forms import TweetForm
+from predictor.models import Source
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def predict_page(request: HttpRequest) -> HttpResponse:
+    """The form; a POST answers the verdict and shows the form again with what was typed."""
+    if request.method != "POST":
+        if request.path == "/predict":
+            return HttpResponseRedirect("/")
+        return render(request, "predict.html", {"form": TweetForm()})
+    form = TweetForm(request.POST)
+    if not form.is_valid():
+        return render(request, "predict.html", {"form": form}, status=400)
+    try:
+        prediction = services.prediction_create(
+            text=form.tweet.text,
+            keyword=form.tweet.keyword,
+            location=form.tweet.location,
+            source=Source.FORM,
+        )
+    except ModelUnavailable as exc:
+        return render(request, "predict.html", {"form": form, "unavailable": str(exc)}, status=503)
+    return render(request, "predict.html", {"form": form, "prediction": prediction})
+
+
+@require_safe
+def readyz(request: HttpRequest) -> JsonResponse:
+    """200 when the database answers and an active model is loaded, else 503 with the reason."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        current = active_model.get()
+    except DatabaseError as exc:
+        return JsonResponse({"status": "unavailable", "reason": f"database: {exc}"}, status=503)
+    except ModelUnavailable as exc:
+        return JsonResponse({"status": "unavailable", "reason": str(exc)}, status=503)
+    return JsonResponse({"status": "ready", "model_version": current.version.name})

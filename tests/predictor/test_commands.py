@@ -1,0 +1,170 @@
+"""The management commands: retrain, evaluate, predict, ensure_model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from predictor.models import ModelVersion, Prediction, Source
+from tests.conftest import shared_train_data
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_retrain_prints_a_summary_and_activates():
+    output = run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA))
+    version = ModelVersion.objects.get()
+    assert version.is_active
+    assert output.startswith("v1 activated: f1=")
+    assert "rows=" in output and "(base+feedback)" in output
+
+
+def test_retrain_no_activate_keeps_the_current_version(active_version):
+    output = run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA), "--no-activate")
+    assert "stored (not active)" in output
+    assert ModelVersion.objects.get(is_active=True) == active_version
+
+
+def test_retrain_defaults_to_the_sample_and_says_so(settings):
+    settings.TRAIN_DATA = ""
+    err = StringIO()
+    call_command("retrain", stdout=StringIO(), stderr=err)
+    assert "bundled sample" in err.getvalue()
+    assert ModelVersion.objects.get().training_data == "sample_tweets.csv"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("id,keyword,text\n1,a,b\n", "location"),
+        ("id,keyword,location,text,target\n", "no rows"),
+        ("keyword,location,text,target\n,,one,0\n,,two,0\n", "both classes"),
+    ],
+)
+def test_retrain_bad_data_is_a_command_error(active_version, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(CommandError, match=message):
+        run("retrain", "--data", str(path))
+    assert list(ModelVersion.objects.all()) == [active_version]
+
+
+def test_evaluate_json_prints_one_object_on_the_last_line(active_version):
+    output = run("evaluate", "--data", str(settings.SAMPLE_TRAIN_DATA), "--json")
+    figures = json.loads(output.strip().splitlines()[-1])
+    assert set(figures) == {
+        "n", "accuracy", "precision", "recall", "f1", "roc_auc", "model_version"
+    }  # fmt: skip
+    assert figures["model_version"] == "v1"
+    assert figures["n"] > 100
+
+
+def test_evaluate_a_named_version(make_version):
+    make_version("v1")
+    make_version("v2")
+    output = run("evaluate", "--data", str(settings.SAMPLE_TRAIN_DATA), "--version", "v1")
+    assert output.startswith("v1 on ")
+
+
+def test_evaluate_errors(make_version, tmp_path):
+    with pytest.raises(CommandError, match="no model is active"):
+        run("evaluate", "--data", str(settings.SAMPLE_TRAIN_DATA))
+    make_version("v1")
+    with pytest.raises(CommandError, match="no model version named 'v9'"):
+        run("evaluate", "--data", str(settings.SAMPLE_TRAIN_DATA), "--version", "v9")
+    with pytest.raises(CommandError, match="no such file"):
+        run("evaluate", "--data", str(tmp_path / "missing.csv"))
+
+
+def test_predict_prints_and_stores(active_version):
+    output = run("predict", "Forest fire near La Ronge Sask. Canada", "--keyword", "fire")
+    prediction = Prediction.objects.get()
+    assert prediction.source == Source.COMMAND
+    assert prediction.keyword == "fire"
+    assert output.startswith("Disaster (probability ")
+    assert f"id {prediction.pk}" in output
+
+
+def test_predict_errors_store_nothing(db, make_version):
+    with pytest.raises(CommandError, match="no model is active"):
+        run("predict", "Flooding downtown")
+    make_version("v1")
+    with pytest.raises(CommandError, match="text: This field may not be blank"):
+        run("predict", "   ")
+    assert Prediction.objects.count() == 0
+
+
+def test_ensure_model_trains_once():
+    assert "Trained and activated v1" in run(
+        "ensure_model", "--data", str(settings.SAMPLE_TRAIN_DATA)
+    )
+    assert run("ensure_model") == "Model v1 is active.\n"
+
+
+def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_a_bad_command_exits_1_with_one_readable_line(tmp_path):
+    env = {
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "x",
+        "DJANGO_SETTINGS_MODULE": "disaster_site.settings",
+    }
+    result = manage("retrain", "--data", str(tmp_path / "nope.csv"), env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"CommandError: {tmp_path / 'nope.csv'}: no such file: {tmp_path / 'nope.csv'}"
+    ]
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "",
+        "DEBUG": "0",
+        "ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "disaster_site.settings",
+    }
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shared_train_data() is None, reason="the shared train.csv is not on this machine"
+)
+def test_retrain_then_evaluate_on_the_real_data_meets_the_bar():
+    data = str(shared_train_data())
+    run("retrain", "--data", data)
+    version = ModelVersion.objects.get(is_active=True)
+    assert version.metrics["f1"] >= 0.76
+    assert version.train_seconds <= 60
+    figures = json.loads(run("evaluate", "--data", data, "--json").strip().splitlines()[-1])
+    assert figures["n"] == version.base_rows
+    assert figures["f1"] >= 0.76

@@ -1,0 +1,221 @@
+"""The write services: predictions, relabels, training and activation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from ml.data import DatasetError
+from ml.persistence import ArtifactError
+from predictor import services
+from predictor.active_model import ModelUnavailable
+from predictor.models import Label, ModelVersion, Prediction, Source
+
+pytestmark = pytest.mark.django_db
+
+
+def write_csv(path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
+    lines = ["id,keyword,location,text,target"]
+    lines += [f'{i},{k},{loc},"{t}",{y}' for i, (k, loc, t, y) in enumerate(rows, 1)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_prediction_create_stores_what_it_answers(active_version):
+    prediction = services.prediction_create(
+        text="  Forest fire near La Ronge Sask. Canada ", keyword="fire", source=Source.API
+    )
+    stored = Prediction.objects.get(pk=prediction.pk)
+    assert stored.text == "Forest fire near La Ronge Sask. Canada"
+    assert stored.keyword == "fire"
+    assert stored.location == ""
+    assert stored.model_version == active_version
+    assert stored.threshold == active_version.threshold
+    assert 0.0 <= stored.probability <= 1.0
+    expected = Label.DISASTER if stored.probability >= stored.threshold else Label.NOT_DISASTER
+    assert stored.predicted_label == expected
+    assert stored.source == Source.API
+    assert stored.true_label is None
+
+
+def test_prediction_create_calls_a_wildfire_a_disaster(active_version):
+    prediction = services.prediction_create(
+        text="Forest fire near La Ronge Sask. Canada", source=Source.API
+    )
+    assert prediction.predicted_label == Label.DISASTER
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"text": "   "}, "text"),
+        ({"text": "x" * 1001}, "text"),
+        ({"text": "ok", "keyword": "k" * 101}, "keyword"),
+        ({"text": "ok", "location": "l" * 101}, "location"),
+        ({"text": "lone surrogate \ud800"}, "text"),
+        ({"text": "null \x00 byte"}, "text"),
+    ],
+)
+def test_prediction_create_rejects_bad_input_and_stores_nothing(active_version, fields, field):
+    with pytest.raises(services.InvalidTweet) as caught:
+        services.prediction_create(source=Source.API, **fields)
+    assert caught.value.field == field
+    assert Prediction.objects.count() == 0
+
+
+def test_prediction_create_without_a_model_is_unavailable():
+    with pytest.raises(ModelUnavailable, match="no model is active"):
+        services.prediction_create(text="Flooding downtown", source=Source.API)
+    assert Prediction.objects.count() == 0
+
+
+def test_prediction_create_batch_keeps_order_and_stores_all(active_version):
+    items = [
+        {"text": "Forest fire near La Ronge Sask. Canada"},
+        {"text": "I love this new song", "keyword": "", "location": "Paris"},
+        {"text": "Evacuation ordered after the flood", "keyword": "flood", "location": None},
+    ]
+    predictions = services.prediction_create_batch(items=items)
+    assert [p.text for p in predictions] == [item["text"] for item in items]
+    assert all(p.pk for p in predictions)
+    assert Prediction.objects.filter(source=Source.BATCH).count() == 3
+    single = services.prediction_create(text=items[1]["text"], location="Paris", source=Source.API)
+    assert predictions[1].probability == pytest.approx(single.probability, abs=1e-6)
+
+
+def test_prediction_create_batch_rejects_the_whole_batch_naming_the_item(active_version):
+    items = [{"text": "fine"}, {"text": "also fine"}, {"text": "ok", "keyword": "k" * 200}]
+    with pytest.raises(services.InvalidTweet) as caught:
+        services.prediction_create_batch(items=items)
+    assert caught.value.field == "items[2].keyword"
+    assert Prediction.objects.count() == 0
+
+
+def test_prediction_relabel_records_reviewer_and_time_and_can_clear(active_version):
+    reviewer = get_user_model().objects.create_user("rita")
+    prediction = services.prediction_create(text="Flooding downtown", source=Source.FORM)
+    services.prediction_relabel(prediction=prediction, true_label=Label.DISASTER, reviewer=reviewer)
+    prediction.refresh_from_db()
+    assert prediction.true_label == Label.DISASTER
+    assert prediction.reviewed_by == reviewer
+    assert prediction.reviewed_at is not None
+
+    services.prediction_relabel(prediction=prediction, true_label=None, reviewer=reviewer)
+    prediction.refresh_from_db()
+    assert (prediction.true_label, prediction.reviewed_by, prediction.reviewed_at) == (None,) * 3
+
+
+def test_prediction_relabel_rejects_unknown_labels(active_version):
+    prediction = services.prediction_create(text="Flooding downtown", source=Source.FORM)
+    with pytest.raises(ValueError, match="true_label"):
+        services.prediction_relabel(prediction=prediction, true_label="maybe", reviewer=None)
+
+
+def test_model_version_train_stores_verified_artifact_and_activates():
+    version = services.model_version_train(data_path=settings.SAMPLE_TRAIN_DATA)
+    assert version.is_active
+    assert version.name == "v1"
+    artifact = settings.MODELS_DIR / version.artifact_path
+    assert artifact.is_file()
+    from ml.persistence import file_sha256
+
+    assert file_sha256(artifact) == version.sha256
+    assert 0.0 < version.threshold < 1.0
+    assert {"f1", "accuracy", "precision", "recall", "roc_auc"} <= set(version.metrics)
+    assert version.base_rows > 100
+    assert version.feedback_rows == 0
+    assert version.training_data == "sample_tweets.csv"
+
+    second = services.model_version_train(data_path=settings.SAMPLE_TRAIN_DATA, activate=False)
+    assert second.name == "v2"
+    assert not second.is_active
+    assert list(ModelVersion.objects.filter(is_active=True)) == [version]
+
+
+def test_model_version_train_uses_reviewed_predictions_and_relabels_win(active_version, tmp_path):
+    base = write_csv(
+        tmp_path / "base.csv",
+        [("", "", f"calm sunny day number {i}", 0) for i in range(20)]
+        + [("", "", f"huge earthquake destroyed town {i}", 1) for i in range(20)],
+    )
+    reviewer = get_user_model().objects.create_user("rita")
+    relabeled = services.prediction_create(text="calm sunny day number 3", source=Source.API)
+    services.prediction_relabel(prediction=relabeled, true_label=Label.DISASTER, reviewer=reviewer)
+    new_text = services.prediction_create(text="Wildfire reaches the suburbs", source=Source.API)
+    services.prediction_relabel(prediction=new_text, true_label=Label.DISASTER, reviewer=reviewer)
+    services.prediction_create(text="unreviewed tweet stays out", source=Source.API)
+
+    version = services.model_version_train(data_path=base)
+    assert version.feedback_rows == 2
+    assert version.base_rows == 39  # the relabeled base row is replaced, not duplicated
+
+    without = services.model_version_train(data_path=base, include_feedback=False)
+    assert (without.base_rows, without.feedback_rows) == (40, 0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("id,keyword,text\n1,a,b\n", "location"),
+        ("id,keyword,location,text,target\n", "no rows"),
+        ("keyword,location,text,target\n,,one,1\n,,two,1\n,,three,1\n", "both classes"),
+    ],
+)
+def test_model_version_train_refuses_unusable_data_and_changes_nothing(
+    active_version, tmp_path, content, message
+):
+    path = tmp_path / "data.csv"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    before = set(settings.MODELS_DIR.iterdir())
+    with pytest.raises(DatasetError, match=message):
+        services.model_version_train(data_path=path)
+    assert list(ModelVersion.objects.all()) == [active_version]
+    assert ModelVersion.objects.get(is_active=True) == active_version
+    assert set(settings.MODELS_DIR.iterdir()) == before
+
+
+def test_model_version_activate_switches_atomically(make_version):
+    first = make_version("v1")
+    second = make_version("v2", activate=False)
+    services.model_version_activate(version=second)
+    assert list(ModelVersion.objects.filter(is_active=True)) == [second]
+    services.model_version_activate(version=first)
+    assert list(ModelVersion.objects.filter(is_active=True)) == [first]
+
+
+def test_model_version_activate_refuses_a_tampered_or_missing_artifact(make_version):
+    good = make_version("v1")
+    bad = make_version("v2", activate=False)
+    path = settings.MODELS_DIR / bad.artifact_path
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="SHA-256"):
+        services.model_version_activate(version=bad)
+    path.unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        services.model_version_activate(version=bad)
+    assert ModelVersion.objects.get(is_active=True) == good
+
+
+def test_model_version_ensure_active_trains_only_when_needed():
+    version, trained = services.model_version_ensure_active(data_path=settings.SAMPLE_TRAIN_DATA)
+    assert trained and version.is_active
+    again, trained_again = services.model_version_ensure_active(
+        data_path=settings.SAMPLE_TRAIN_DATA
+    )
+    assert (again, trained_again) == (version, False)
+    assert ModelVersion.objects.count() == 1
+
+
+def test_model_version_evaluate_scores_a_labelled_file(active_version):
+    metrics = services.model_version_evaluate(
+        version=active_version, data_path=settings.SAMPLE_TRAIN_DATA
+    )
+    assert metrics.n > 100
+    assert 0.5 < metrics.f1 <= 1.0

@@ -1,0 +1,94 @@
+"""Operations probes: /healthz and /readyz."""
+
+import pytest
+
+from predictor.models import Prediction
+
+
+def test_healthz_answers_whatever_the_host_header(client):
+    response = client.get("/healthz", HTTP_HOST="10.0.3.7:8000")
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_without_a_model(client):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["reason"] == "no model is active"
+
+
+def test_readyz_is_200_with_an_active_model(client, active_version):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "model_version": "v1"}
+
+
+FIRE = "Forest fire near La Ronge Sask. Canada"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/index"])
+def test_form_page_has_the_old_fields_labels_and_csrf(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("keyword", "location", "message"):
+        assert f'name="{name}"' in html
+        assert f'for="id_{name}"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert html.count("<h1") == 1
+    assert '<html lang="en">' in html
+
+
+@pytest.mark.parametrize("path", ["/", "/predict"])
+def test_form_post_shows_verdict_probability_and_keeps_input(client, active_version, path):
+    response = client.post(path, {"keyword": "wildfire", "location": "Canada", "message": FIRE})
+    assert response.status_code == 200
+    html = response.content.decode()
+    prediction = Prediction.objects.get()
+    assert prediction.source == "form"
+    assert '<h2 id="verdict">Disaster</h2>' in html
+    assert f"{round(prediction.probability * 100)}%" in html
+    assert "<meter" in html and "v1" in html
+    assert FIRE in html and 'value="wildfire"' in html and 'value="Canada"' in html
+
+
+def test_form_invalid_input_is_400_with_the_error_beside_the_field(client, active_version):
+    response = client.post("/predict", {"keyword": "k" * 101, "message": "  "})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_message_errors"' in html
+    assert 'id="id_keyword_errors"' in html
+    assert Prediction.objects.count() == 0
+
+
+def test_form_lone_surrogate_is_a_field_error_not_a_500(client, active_version):
+    response = client.post("/", {"message": "bad \ud800 text"})
+    assert response.status_code == 400
+    assert Prediction.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_form_without_a_model_is_503_with_a_message(client):
+    response = client.post("/", {"message": FIRE})
+    assert response.status_code == 503
+    assert "no model is active" in response.content.decode()
+
+
+def test_form_requires_the_csrf_token(active_version):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post("/predict", {"message": FIRE}).status_code == 403
+    page = strict.get("/")
+    token = page.cookies["csrftoken"].value
+    response = strict.post("/predict", {"message": FIRE, "csrfmiddlewaretoken": token})
+    assert response.status_code == 200
+    assert Prediction.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_get_predict_redirects_to_the_form(client):
+    response = client.get("/predict")
+    assert response.status_code == 302 and response["Location"] == "/"

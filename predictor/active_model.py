@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+
 from django.conf import settings
 
 from ml.persistence import ArtifactError, load

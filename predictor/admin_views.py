@@ -122,8 +122,7 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
         days = DASHBOARD_DEFAULT_DAYS
     if days not in DASHBOARD_PERIODS:
         days = DASHBOARD_DEFAULT_DAYS
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    since = today - timedelta(days=days - 1)
+    since = selectors.local_day_start(timezone.localdate() - timedelta(days=days - 1))
 
     totals = selectors.prediction_review_figures(since=since)
     versions = selectors.model_version_review_figures(since=since)

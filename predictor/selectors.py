@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
@@ -85,10 +85,15 @@ class ReviewProgress:
     unreviewed: int
 
 
+def local_day_start(day: date) -> datetime:
+    """Midnight at the start of `day` in the current time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
 def prediction_review_progress(*, reviewer: AbstractBaseUser) -> ReviewProgress:
     """How many labels were given today (local time zone), by `reviewer` and in all, and how many
     predictions still wait for one; one query."""
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = local_day_start(timezone.localdate())
     reviewed_today = Q(true_label__isnull=False, reviewed_at__gte=today)
     figures = Prediction.objects.aggregate(
         mine=Count("pk", filter=reviewed_today & Q(reviewed_by=reviewer)),

@@ -3,10 +3,9 @@ target), streamed row by row."""
 
 import csv
 from argparse import ArgumentParser
-from datetime import date, datetime, time
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from predictor import selectors
 
@@ -49,9 +48,7 @@ class Command(BaseCommand):
         with_prediction: bool,
         **options,
     ) -> None:
-        start = None
-        if since:
-            start = timezone.make_aware(datetime.combine(_date(since), time.min))
+        start = selectors.local_day_start(_date(since)) if since else None
         rows = selectors.prediction_export_rows(
             predictions=selectors.prediction_export_list(reviewed_only=reviewed_only, since=start),
             with_prediction=with_prediction,

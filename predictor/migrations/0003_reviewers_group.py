@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("predictor", "0001_initial"),
+        ("predictor", "0002_model_artifact"),
     ]
 
     operations = [migrations.RunPython(create_group, delete_group)]

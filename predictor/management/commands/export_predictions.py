@@ -2,6 +2,8 @@
 target), streamed row by row."""
 
 import csv
+import os
+import sys
 from argparse import ArgumentParser
 from datetime import date
 
@@ -53,16 +55,24 @@ class Command(BaseCommand):
             predictions=selectors.prediction_export_list(reviewed_only=reviewed_only, since=start),
             with_prediction=with_prediction,
         )
-        if output == "-":
-            count = self._write(rows, self.stdout)
-            destination = "stdout"
-        else:
-            try:
-                with open(output, "w", newline="", encoding="utf-8") as file:
-                    count = self._write(rows, file)
-            except OSError as exc:
-                raise CommandError(f"--output: cannot write {output}: {exc.strerror}") from None
-            destination = output
+        try:
+            if output == "-":
+                count = self._write(rows, self.stdout)
+                destination = "stdout"
+            else:
+                try:
+                    with open(output, "w", newline="", encoding="utf-8") as file:
+                        count = self._write(rows, file)
+                except OSError as exc:
+                    raise CommandError(f"--output: cannot write {output}: {exc.strerror}") from None
+                destination = output
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): not an error. Point stdout at /dev/null so the
+            # interpreter's final flush does not raise again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
+        finally:
+            rows.close()  # ends the database cursor now, not at interpreter exit
         # On stderr, so that stdout stays pure CSV.
         (self.stderr if output == "-" else self.stdout).write(
             self.style.SUCCESS(f"Exported {count} prediction{'s' * (count != 1)} to {destination}.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,25 +103,10 @@ def prediction_create(
 
 
 def prediction_create_batch(
-    *, items: Sequence[Mapping[str, str | None]], source: str = Source.BATCH
+    *, tweets: Sequence[Tweet], source: str = Source.BATCH
 ) -> list[Prediction]:
-    """Classify many tweets in one vectorised call and store them in one bulk insert.
-
-    Each item has `text` and optionally `keyword` and `location`; one bad item rejects the
-    whole batch with InvalidTweet naming `items[i].field`, and nothing is stored.
-    """
-    tweets = []
-    for index, item in enumerate(items):
-        try:
-            tweets.append(
-                tweet_clean(
-                    text=item.get("text") or "",
-                    keyword=item.get("keyword"),
-                    location=item.get("location"),
-                )
-            )
-        except InvalidTweet as exc:
-            raise InvalidTweet(f"items[{index}].{exc.field}", exc.message) from None
+    """Classify many tweets (each from `tweet_clean`) in one vectorised call and store them in
+    one bulk insert."""
     current = active_model.get()
     probabilities = current.model.predict_proba(
         [t.text for t in tweets], [t.keyword for t in tweets], [t.location for t in tweets]

@@ -14,7 +14,7 @@ from predictor.models import Source
 def stored_predictions(transactional_db, make_version):
     make_version("v1")
     return services.prediction_create_batch(
-        items=[{"text": f"tweet {i}"} for i in range(25)], source=Source.BATCH
+        tweets=[services.tweet_clean(text=f"tweet {i}") for i in range(25)], source=Source.BATCH
     )
 
 

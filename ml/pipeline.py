@@ -16,9 +16,11 @@ from ml.tfidf import CachedTfidfVectorizer
 # Column order of the 2-D object array the pipeline is fed (see input_matrix).
 TEXT, KEYWORD, LOCATION = 0, 1, 2
 
-# Hyper-parameters chosen by 5-fold cross-validation on the full training data; the F1
-# differences between nearby settings were within fold-to-fold noise, so the simpler or
-# more regularised setting was kept.
+# Chosen by 5-fold cross-validation of the whole training procedure on the full data set
+# (python -m ml.benchmark --cv-folds 5): F1 0.773 +- 0.014 with these settings, against 0.769
+# for the linear model alone, 0.769 for an even vote, 0.767-0.769 for shorter or deeper boosting;
+# C=2 and C=4 did worse than C=1. Differences this small are within fold-to-fold noise, so the
+# more regularised choice was kept where it was close.
 LINEAR_C = 1.0
 TREE_WEIGHT = 0.3
 TREE_FEATURES = 1000
@@ -104,7 +106,10 @@ def build_classifier(*, seed: int, n_jobs: int) -> VotingClassifier:
 
 
 def build_pipeline(*, seed: int, n_jobs: int) -> Pipeline:
-    """An unfitted Pipeline from the raw (n, 3) object array to P(disaster)."""
+    """An unfitted Pipeline from the raw (n, 3) object array to P(disaster).
+
+    ``n_jobs`` is the number of threads XGBoost fits with; the rest is single-threaded.
+    """
     return Pipeline(
         [("features", build_features()), ("classifier", build_classifier(seed=seed, n_jobs=n_jobs))]
     )

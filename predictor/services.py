@@ -16,7 +16,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ml.data import Dataset, read_csv
@@ -142,8 +142,13 @@ def is_sample_data(path: Path) -> bool:
 
 
 def _next_version_name() -> str:
-    last_id = ModelVersion.objects.aggregate(last=Max("id"))["last"] or 0
-    return f"v{last_id + 1}"
+    """v1, v2, ...: one more than the highest number used so far."""
+    numbers = [
+        int(name[1:])
+        for name in ModelVersion.objects.values_list("name", flat=True)
+        if name[:1] == "v" and name[1:].isdigit()
+    ]
+    return f"v{max(numbers, default=0) + 1}"
 
 
 def model_version_train(

@@ -278,6 +278,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's handler, plus 503 (not 500) when the database cannot take the request.
+    "EXCEPTION_HANDLER": "predictor.api.exceptions.exception_handler",
     # Proxies in front of the app (1 behind Caddy): the client address comes from
     # X-Forwarded-For only that many hops back, so a client cannot choose its own.
     "NUM_PROXIES": int(env_str("NUM_PROXIES", "0")),

@@ -277,7 +277,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "predictor.api.schema.AutoSchema",
     # DRF's handler, plus 503 (not 500) when the database cannot take the request.
     "EXCEPTION_HANDLER": "predictor.api.exceptions.exception_handler",
     # Proxies in front of the app (1 behind Caddy): the client address comes from
@@ -296,6 +296,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "predictor.api.schema.query_parameters_as_parsed",
+    ],
 }
 
 # --- Deployment security (issue #6) ------------------------------------------------------------

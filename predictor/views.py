@@ -9,6 +9,7 @@ from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_safe
+from django.views.defaults import page_not_found
 
 from predictor import services
 from predictor.active_model import ModelUnavailable, active_model
@@ -61,3 +62,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except ModelUnavailable as exc:
         return JsonResponse({"status": "unavailable", "reason": str(exc)}, status=503)
     return JsonResponse({"status": "ready", "model_version": current.version.name})
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for an unknown address: JSON under /api/, as API clients expect, else the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -107,3 +107,13 @@ def test_form_is_503_with_a_message_while_the_database_refuses_writes(
     assert FIRE in response.content.decode()  # what was typed is kept for the retry
     assert Prediction.objects.count() == 0
     assert client.post("/", {"message": FIRE}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_unknown_api_addresses_are_a_json_404_and_others_the_page(client):
+    api = client.get("/api/predictions/not-a-number/")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not found."}
+    page = client.get("/no/such/page")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

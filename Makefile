@@ -9,7 +9,7 @@ PORT ?= 8000
 DATA_DIR ?= $(CURDIR)/var
 export DATA_DIR
 
-.PHONY: help setup run serve test lint format migrate model retrain evaluate clean
+.PHONY: help setup run serve test test-reliability audit lint format migrate model retrain evaluate clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,8 +48,15 @@ retrain: migrate ## Train a new model version: make retrain DATA=path/to/train.c
 evaluate: setup ## Score the active model: make evaluate DATA=path/to/labelled.csv
 	$(BIN)/python manage.py evaluate --data $(DATA)
 
-test: setup ## Run the whole test suite
+test: setup ## Run the test suite (not the reliability suite)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-reliability: setup ## Load, fault and fuzz tests against live servers (SOAK_SECONDS=60)
+	$(BIN)/python -m pytest tests/reliability -m reliability $(PYTEST_ARGS)
+
+audit: setup ## bandit on the code, pip-audit on the installed packages (AUDIT_ARGS=--allow-unaudited)
+	$(BIN)/bandit -r disaster_site predictor ml -q
+	$(BIN)/python scripts/dependency_audit.py $(AUDIT_ARGS)
 
 lint: setup ## ruff (lint and format check)
 	$(BIN)/ruff check .

@@ -123,11 +123,12 @@ def start_server(
         "SECRET_KEY": "live-server-test-key-" + "x" * 40,
         "DEBUG": "0",
         "DATA_DIR": str(data_dir),
-        "STATIC_ROOT": str(data_dir / "static"),
         "TRAIN_DATA": str(SAMPLE_DATA),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PREDICTION_THROTTLE_RATE": "none",
         "ENV_FILE": "",
+        # Shared by every live server: `make serve` collects static files only when they change.
+        "STATIC_ROOT": str(ROOT / "staticfiles"),
         **(extra_env or {}),
     }
     log_path = data_dir / f"server-{port}.log"

@@ -80,6 +80,12 @@ MODELS_DIR = DATA_DIR / "models"
 # The base training data: TRAIN_DATA when set, else the small sample shipped in the repository.
 SAMPLE_TRAIN_DATA = BASE_DIR / "data" / "sample_tweets.csv"
 TRAIN_DATA = env_str("TRAIN_DATA")
+# Where model artifacts are shared from: "filesystem" (DATA_DIR/models only) or "database" (the
+# bytes also go into the database, so every instance sharing it can load any version; the local
+# directory is then a verified cache). Default: database when DATABASE_URL is set.
+MODEL_STORE = env_str("MODEL_STORE", "database" if env_str("DATABASE_URL") else "filesystem")
+if MODEL_STORE not in {"filesystem", "database"}:
+    raise ImproperlyConfigured(f"MODEL_STORE must be filesystem or database, not {MODEL_STORE!r}")
 # How often (seconds) a process checks whether another process activated a new model version.
 ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1.0)
 

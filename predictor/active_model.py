@@ -8,12 +8,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 
 from ml.persistence import ArtifactError, load
 from ml.train import TrainedModel
+from predictor.artifact_store import artifact_local_file
 from predictor.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,6 @@ class ActiveModel:
     @property
     def threshold(self) -> float:
         return self.version.threshold
-
-
-def artifact_file(version: ModelVersion) -> Path:
-    """Where the artifact of `version` lives on this machine."""
-    return settings.MODELS_DIR / version.artifact_path
 
 
 class _ActiveModelCache:
@@ -77,7 +72,7 @@ class _ActiveModelCache:
                 self._checked_at = float("-inf")
                 return
             try:
-                model = load(artifact_file(version), version.sha256)
+                model = load(artifact_local_file(version), version.sha256)
             except ArtifactError as exc:
                 logger.error("model version %s cannot be loaded: %s", version.name, exc)
                 self._current = None

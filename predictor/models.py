@@ -63,6 +63,16 @@ class ModelVersion(models.Model):
         return self.name
 
 
+class ModelArtifact(models.Model):
+    """The artifact's bytes, for instances that share a database but not a disk (MODEL_STORE)."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="stored")
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"artifact of {self.version_id}"
+
+
 class Prediction(models.Model):
     """A tweet that was submitted, what the model said, and what a reviewer said later."""
 

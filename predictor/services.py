@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from ml.data import Dataset, read_csv
 from ml.evaluate import Metrics, evaluate
-from ml.persistence import ArtifactError, file_sha256, load, save
+from ml.persistence import load, save
 from ml.train import train
 from predictor import selectors
-from predictor.active_model import active_model, artifact_file
+from predictor.active_model import active_model
+from predictor.artifact_store import artifact_local_file, artifact_publish
 from predictor.models import Label, ModelVersion, Prediction, Source
 
 TEXT_MAX_LENGTH = 1000
@@ -194,6 +195,7 @@ def model_version_train(
                 train_seconds=round(time.perf_counter() - started, 2),
                 library_versions=trained.library_versions,
             )
+            artifact_publish(version=version)
             if activate:
                 model_version_activate(version=version)
     except BaseException:
@@ -203,12 +205,9 @@ def model_version_train(
 
 
 def model_version_activate(*, version: ModelVersion) -> ModelVersion:
-    """Make `version` the only active one, atomically; its artifact must match its hash."""
-    path = artifact_file(version)
-    if not path.is_file():
-        raise ArtifactError(f"artifact of {version.name} is missing: {path}")
-    if file_sha256(path) != version.sha256:
-        raise ArtifactError(f"artifact of {version.name} does not match its recorded SHA-256")
+    """Make `version` the only active one, atomically; its artifact must match its hash
+    (ml.persistence.ArtifactError otherwise, and nothing changes)."""
+    artifact_local_file(version)
     now = timezone.now()
     with transaction.atomic():
         ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
@@ -229,4 +228,4 @@ def model_version_ensure_active(*, data_path: Path | None = None) -> tuple[Model
 def model_version_evaluate(*, version: ModelVersion, data_path: Path) -> Metrics:
     """Score `version` on a labelled CSV (DatasetError, ArtifactError on bad input)."""
     data = read_csv(data_path)
-    return evaluate(load(artifact_file(version), version.sha256), data)
+    return evaluate(load(artifact_local_file(version), version.sha256), data)

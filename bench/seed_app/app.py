@@ -17,9 +17,7 @@ from bench.seed_app.model import is_disaster, load, predict_proba
 
 def create_app(models_dir: str | Path) -> Flask:
     """Load the pickles once and return the app (/, /index, POST /predict)."""
-    app = Flask(
-        __name__, template_folder=str(Path(__file__).resolve().parent / "templates")
-    )
+    app = Flask(__name__, template_folder=str(Path(__file__).resolve().parent / "templates"))
     model = load(models_dir)
 
     @app.route("/")
@@ -34,9 +32,7 @@ def create_app(models_dir: str | Path) -> Flask:
         message = request.form["message"]
         probability = predict_proba(model, message, keyword, location)
         label = "Disaster" if is_disaster(probability) else "Not a disaster"
-        return render_template(
-            "result.html", label=label, probability=probability, message=message
-        )
+        return render_template("result.html", label=label, probability=probability, message=message)
 
     return app
 

@@ -21,13 +21,9 @@ from bench.seed_app.model import load, predict_proba, predict_proba_batch
 def main(argv: Sequence[str] | None = None) -> int:
     """Print one JSON line: p50/p95 single latency (µs) and batch predictions/s."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--data", required=True, help="CSV with id,keyword,location,text"
-    )
+    parser.add_argument("--data", required=True, help="CSV with id,keyword,location,text")
     parser.add_argument("--models", required=True, help="directory written by train.py")
-    parser.add_argument(
-        "--calls", type=int, default=1000, help="single predictions to time"
-    )
+    parser.add_argument("--calls", type=int, default=1000, help="single predictions to time")
     parser.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args(argv)
 

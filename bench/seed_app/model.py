@@ -34,10 +34,7 @@ class SeedModel:
 
 def _clean(values: Sequence[object]) -> list[str]:
     """Turn missing values (None/NaN) into "" like the tutorial's fillna("")."""
-    return [
-        "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-        for v in values
-    ]
+    return ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
 
 
 def fit(
@@ -111,9 +108,7 @@ def predict_proba_batch(
     locations: Sequence[object],
 ) -> np.ndarray:
     """Probability of the "disaster" class for each row."""
-    return model.classifier.predict_proba(features(model, texts, keywords, locations))[
-        :, 1
-    ]
+    return model.classifier.predict_proba(features(model, texts, keywords, locations))[:, 1]
 
 
 def predict_proba(model: SeedModel, text: str, keyword: str, location: str) -> float:

@@ -19,9 +19,7 @@ from bench.seed_app.model import fit, save
 def main(argv: Sequence[str] | None = None) -> int:
     """Read the Kaggle CSV with pandas, fit, pickle, print rows and seconds."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--data", required=True, help="CSV with id,keyword,location,text,target"
-    )
+    parser.add_argument("--data", required=True, help="CSV with id,keyword,location,text,target")
     parser.add_argument("--out", required=True, help="directory for the four pickles")
     args = parser.parse_args(argv)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,6 @@ import pytest
 pytest.importorskip("flask")
 pytest.importorskip("pandas")
 pytest.importorskip("xgboost")
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from bench.seed_app import app as seed_app
 from bench.seed_app import model as seed_model
@@ -81,8 +76,6 @@ def test_predict_missing_field_is_400(models_dir: Path) -> None:
 def test_batch_matches_single(models_dir: Path) -> None:
     m = seed_model.load(models_dir)
     texts = [r[2] for r in ROWS]
-    batch = seed_model.predict_proba_batch(
-        m, texts, [r[0] for r in ROWS], [r[1] for r in ROWS]
-    )
+    batch = seed_model.predict_proba_batch(m, texts, [r[0] for r in ROWS], [r[1] for r in ROWS])
     singles = [seed_model.predict_proba(m, r[2], r[0], r[1]) for r in ROWS]
     assert batch.tolist() == pytest.approx(singles)

@@ -1,0 +1,103 @@
+"""Training: fit on 80%, pick the F1-best threshold on the other 20%, then refit on all rows."""
+
+import math
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy
+import sklearn
+import xgboost
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from ml.data import Dataset, DatasetError
+from ml.evaluate import Metrics, best_threshold, score
+from ml.pipeline import build_pipeline, input_matrix
+from ml.single_tweet import SingleTweetScorer
+
+
+@dataclass
+class TrainedModel:
+    """A fitted pipeline with the threshold, validation metrics and provenance that go with it."""
+
+    pipeline: Pipeline
+    threshold: float
+    validation: Metrics
+    n_rows: int
+    train_seconds: float
+    library_versions: dict[str, str]
+    _scorer: SingleTweetScorer | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        # The scorer only holds views of the pipeline; it is rebuilt after loading.
+        return {**self.__dict__, "_scorer": None}
+
+    def predict_proba(
+        self, text: Sequence[str], keyword: Sequence[str], location: Sequence[str]
+    ) -> np.ndarray:
+        """P(disaster) for each tweet of a batch, in one vectorised call."""
+        return self.pipeline.predict_proba(input_matrix(text, keyword, location))[:, 1]
+
+    def predict_one(self, text: str, keyword: str = "", location: str = "") -> float:
+        """P(disaster) for one tweet; equal to predict_proba on the same input, but much faster."""
+        if self._scorer is None:
+            self._scorer = SingleTweetScorer(self.pipeline)
+        return self._scorer(text, keyword, location)
+
+    def prepare_for_serving(self, n_threads: int = 1) -> None:
+        """Limit XGBoost to ``n_threads``; build the single-tweet scorer before the first call."""
+        trees = self.pipeline.named_steps["classifier"].named_estimators_["trees"]
+        xgb = trees.named_steps["xgboost"]
+        xgb.set_params(n_jobs=n_threads)
+        xgb.get_booster().set_param({"nthread": n_threads})
+        self._scorer = SingleTweetScorer(self.pipeline)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a pickled pipeline depends on."""
+    return {
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+        "xgboost": xgboost.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def train(
+    data: Dataset, *, seed: int = 42, validation_size: float = 0.2, n_jobs: int = 2
+) -> TrainedModel:
+    """Fit on a stratified split, choose the threshold on the held-out rows, refit on all rows."""
+    data.require_trainable()
+    if not 0 < validation_size < 1:
+        raise ValueError(f"validation_size must be between 0 and 1, got {validation_size}")
+    started = time.perf_counter()
+    features = input_matrix(data.text, data.keyword, data.location)
+    target = np.asarray(data.target, dtype=np.int64)
+
+    # At least one row of each class on both sides of the split, however small the data set.
+    n_validation = min(max(2, math.ceil(validation_size * len(target))), len(target) - 2)
+    fit_rows, validation_rows, fit_target, validation_target = train_test_split(
+        features, target, test_size=n_validation, stratify=target, random_state=seed
+    )
+    try:
+        held_out = build_pipeline(seed=seed, n_jobs=n_jobs).fit(fit_rows, fit_target)
+        proba = held_out.predict_proba(validation_rows)[:, 1]
+        threshold = best_threshold(validation_target, proba)
+        validation = score(validation_target, proba, threshold)
+
+        pipeline = build_pipeline(seed=seed, n_jobs=n_jobs).fit(features, target)
+    except ValueError as error:
+        # The settings are fixed, so a ValueError here is about the data (no word occurs twice...).
+        raise DatasetError(f"cannot train on these {len(data)} rows: {error}") from error
+    return TrainedModel(
+        pipeline=pipeline,
+        threshold=threshold,
+        validation=validation,
+        n_rows=len(target),
+        train_seconds=time.perf_counter() - started,
+        library_versions=library_versions(),
+    )

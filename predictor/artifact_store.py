@@ -1,0 +1,53 @@
+"""Where model artifacts live: DATA_DIR/models on this machine, and with MODEL_STORE=database
+also in the database, from which an instance fetches (and verifies) a version it lacks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+from ml.persistence import ArtifactError, file_sha256
+from predictor.models import ModelArtifact, ModelVersion
+
+
+def artifact_path(version: ModelVersion) -> Path:
+    """The artifact's place in this machine's model directory."""
+    return settings.MODELS_DIR / version.artifact_path
+
+
+def artifact_publish(*, version: ModelVersion) -> None:
+    """Share a freshly saved artifact with other instances (a no-op for the filesystem store)."""
+    if settings.MODEL_STORE == "database":
+        ModelArtifact.objects.create(version=version, data=artifact_path(version).read_bytes())
+
+
+def artifact_local_file(version: ModelVersion) -> Path:
+    """A local file holding `version`'s artifact whose SHA-256 matches the recorded one.
+
+    ArtifactError when it is missing (here and in the store) or does not match.
+    """
+    path = artifact_path(version)
+    if not path.is_file() and settings.MODEL_STORE == "database":
+        _fetch(version, path)
+    if not path.is_file():
+        raise ArtifactError(f"artifact of {version.name} is missing: {path}")
+    if file_sha256(path) != version.sha256:
+        raise ArtifactError(f"artifact of {version.name} does not match its recorded SHA-256")
+    return path
+
+
+def _fetch(version: ModelVersion, path: Path) -> None:
+    data = ModelArtifact.objects.filter(version=version).values_list("data", flat=True).first()
+    if data is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fetch-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bytes(data))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

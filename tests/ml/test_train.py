@@ -1,0 +1,93 @@
+"""Training on the bundled sample and on tiny data sets."""
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+from xgboost import XGBClassifier
+
+from ml.data import Dataset, DatasetError
+from ml.evaluate import Metrics
+from ml.train import TrainedModel, train
+
+
+def test_sample_model_has_a_threshold_metrics_and_provenance(sample_model, sample_data):
+    assert isinstance(sample_model, TrainedModel)
+    assert isinstance(sample_model.pipeline, Pipeline)
+    assert 0 < sample_model.threshold < 1
+    assert isinstance(sample_model.validation, Metrics)
+    assert sample_model.validation.threshold == sample_model.threshold
+    assert sample_model.validation.n == pytest.approx(0.2 * len(sample_data), abs=1)
+    assert sample_model.validation.roc_auc is not None
+    assert sample_model.n_rows == len(sample_data)
+    assert sample_model.train_seconds > 0
+    assert set(sample_model.library_versions) == {"python", "sklearn", "xgboost", "numpy", "scipy"}
+
+
+def test_pipeline_contains_xgboost(sample_model):
+    steps = sample_model.pipeline.named_steps
+    trees = steps["classifier"].named_estimators_["trees"]
+
+    assert isinstance(trees.named_steps["xgboost"], XGBClassifier)
+    assert steps["features"].n_features_in_ == 3
+
+
+def test_sample_model_tells_disasters_from_figures_of_speech(sample_model):
+    def is_disaster(text: str, keyword: str = "") -> bool:
+        return sample_model.predict_one(text, keyword) >= sample_model.threshold
+
+    assert is_disaster("Forest fire near La Ronge Sask. Canada")
+    assert is_disaster("Earthquake destroyed buildings downtown, dozens injured")
+    assert not is_disaster("this mixtape is fire", "fire")
+    assert not is_disaster("my inbox is a disaster", "disaster")
+
+
+def test_predict_proba_gives_one_probability_per_tweet(sample_model):
+    proba = sample_model.predict_proba(["Flood!", "Cake"], ["flood", ""], ["", "Paris"])
+
+    assert proba.shape == (2,)
+    assert np.all((proba >= 0) & (proba <= 1))
+
+
+def test_training_is_reproducible_with_a_seed(sample_data):
+    small = Dataset.from_rows(sample_data.rows()[:60])
+
+    first, second = train(small, seed=7, n_jobs=1), train(small, seed=7, n_jobs=1)
+
+    assert first.threshold == second.threshold
+    assert first.validation == second.validation
+    np.testing.assert_array_equal(
+        first.predict_proba(small.text, small.keyword, small.location),
+        second.predict_proba(small.text, small.keyword, small.location),
+    )
+
+
+@pytest.mark.parametrize("n_rows", [50, 12])
+@pytest.mark.filterwarnings("ignore:k=1000 is greater than n_features")
+def test_tiny_data_sets_train(sample_data, n_rows):
+    rows = sample_data.rows()
+    positives = [row for row in rows if row[3] == 1][: n_rows // 2]
+    negatives = [row for row in rows if row[3] == 0][: n_rows - len(positives)]
+
+    model = train(Dataset.from_rows(positives + negatives), n_jobs=1)
+
+    assert 0 < model.threshold < 1
+    assert model.n_rows == n_rows
+    assert model.validation.n >= 2
+    assert 0 <= model.predict_one("Flash flood warning for the county") <= 1
+
+
+def test_training_checks_the_data_first():
+    with pytest.raises(DatasetError, match="needs both classes"):
+        train(Dataset.from_rows([("a flood", "", "", 1), ("a fire", "", "", 1)]))
+
+
+def test_data_too_poor_to_build_a_vocabulary_is_a_dataset_error():
+    rows = [("alpha", "", "", 1), ("beta", "", "", 1), ("gamma", "", "", 0), ("delta", "", "", 0)]
+
+    with pytest.raises(DatasetError, match="cannot train on these 4 rows"):
+        train(Dataset.from_rows(rows), n_jobs=1)
+
+
+def test_validation_size_must_be_a_fraction(sample_data):
+    with pytest.raises(ValueError, match="validation_size"):
+        train(sample_data, validation_size=1.0)

@@ -284,4 +284,7 @@ SESSION_COOKIE_HTTPONLY = True
 # collectstatic keeps only the hashed, compressed copies ({% static %} asks for those): half the
 # image's static files.
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+# check --deploy runs drf-spectacular's schema checks too: one schema name for the label choices,
+# which several API fields share (else warning drf_spectacular.W001).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"LabelEnum": "predictor.models.Label"}
 # --- end of deployment security ----------------------------------------------------------------

@@ -183,7 +183,7 @@ cmd_backup() {
   aws s3 cp --only-show-errors "$work/$name.gz" "s3://$BACKUP_BUCKET/db/$name.gz"
   # Model artifacts are written once and never changed: sync uploads only the new ones.
   if [ -d "$data/models" ]; then
-    aws s3 sync --only-show-errors "$data/models" "s3://$BACKUP_BUCKET/models/"
+    aws s3 sync --only-show-errors --exclude ".*" "$data/models" "s3://$BACKUP_BUCKET/models/"
   fi
   log "backed up to s3://$BACKUP_BUCKET/db/$name.gz and s3://$BACKUP_BUCKET/models/"
 }

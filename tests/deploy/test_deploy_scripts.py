@@ -78,6 +78,7 @@ FAKE_DOCKER = """\
 #!/bin/bash
 echo "docker $*" >>"$FAKE_LOG"
 case "$*" in
+  "login "*) cat >/dev/null ;;  # the password, on stdin
   "inspect --format {{.State.Running}} disaster-site") echo true ;;
   "inspect --format {{.Config.User}} disaster-site") echo "$(id -u):$(id -g)" ;;
   "volume inspect --format {{.Mountpoint}} disaster-data") echo "$FAKE_VOLUME" ;;

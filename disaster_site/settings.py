@@ -222,9 +222,10 @@ if DEBUG:
     _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated call then gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["predictor.api.permissions.StaffModelPermissions"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -70,7 +70,10 @@ def library_versions() -> dict[str, str]:
 def train(
     data: Dataset, *, seed: int = 42, validation_size: float = 0.2, n_jobs: int = 2
 ) -> TrainedModel:
-    """Fit on a stratified split, choose the threshold on the held-out rows, refit on all rows."""
+    """Fit on a stratified split, choose the threshold on the held-out rows, refit on all rows.
+
+    ``n_jobs`` threads are used for fitting; the returned model predicts on one thread.
+    """
     data.require_trainable()
     if not 0 < validation_size < 1:
         raise ValueError(f"validation_size must be between 0 and 1, got {validation_size}")
@@ -93,7 +96,7 @@ def train(
     except ValueError as error:
         # The settings are fixed, so a ValueError here is about the data (no word occurs twice...).
         raise DatasetError(f"cannot train on these {len(data)} rows: {error}") from error
-    return TrainedModel(
+    model = TrainedModel(
         pipeline=pipeline,
         threshold=threshold,
         validation=validation,
@@ -101,3 +104,6 @@ def train(
         train_seconds=time.perf_counter() - started,
         library_versions=library_versions(),
     )
+    # n_jobs is for fitting; one tweet at a time is fastest on one thread (no thread wake-ups).
+    model.prepare_for_serving(n_threads=1)
+    return model

@@ -19,7 +19,11 @@ ORDERINGS = {
 class PredictionFilter(django_filters.FilterSet):
     label = django_filters.ChoiceFilter(field_name="predicted_label", choices=Label.choices)
     true_label = django_filters.ChoiceFilter(choices=Label.choices)
-    reviewed = django_filters.BooleanFilter(method="filter_reviewed")
+    reviewed = django_filters.TypedChoiceFilter(
+        method="filter_reviewed",
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+    )
     model_version = django_filters.CharFilter(field_name="model_version__name")
     created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
@@ -35,9 +39,7 @@ class PredictionFilter(django_filters.FilterSet):
         model = Prediction
         fields = []
 
-    def filter_reviewed(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
-        if value is None:
-            return queryset
+    def filter_reviewed(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         return queryset.filter(true_label__isnull=not value)
 
     def filter_ordering(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

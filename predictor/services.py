@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from ml.data import Dataset, read_csv
@@ -229,3 +231,58 @@ def model_version_evaluate(*, version: ModelVersion, data_path: Path) -> Metrics
     """Score `version` on a labelled CSV (DatasetError, ArtifactError on bad input)."""
     data = read_csv(data_path)
     return evaluate(load(artifact_local_file(version), version.sha256), data)
+
+
+# --- Review: relabel and record it in the admin history (issue #5) ------------------------------
+
+RELABEL_CHUNK = 500
+
+
+def _label_name(label: str | None) -> str:
+    return Label(label).label if label else "not reviewed"
+
+
+def prediction_review(
+    *,
+    predictions: QuerySet[Prediction],
+    true_label: str | None,
+    reviewer: AbstractBaseUser,
+    via: str,
+) -> int:
+    """Relabel each of `predictions` through `prediction_relabel` and write each change to the
+    admin history (LogEntry), so an object's history page answers who changed its label and when.
+
+    The one path of the admin actions, the admin change page and the review queue. Predictions
+    that already carry `true_label` are left alone; returns how many changed. `via` says where the
+    change was made ("admin action", "review queue", ...) in the history message.
+    """
+    if true_label is not None and true_label not in Label.values:
+        raise ValueError(f"true_label must be one of {Label.values} or None, not {true_label!r}")
+    if true_label is None:
+        to_change = predictions.filter(true_label__isnull=False)
+    else:
+        to_change = predictions.exclude(true_label=true_label)
+    # Ids first, then rows in chunks: "select all" on a large changelist must not load every row.
+    ids = list(to_change.order_by("pk").values_list("pk", flat=True))
+    content_type = ContentType.objects.get_for_model(Prediction)
+    with transaction.atomic():
+        for start in range(0, len(ids), RELABEL_CHUNK):
+            entries = []
+            for prediction in Prediction.objects.filter(pk__in=ids[start : start + RELABEL_CHUNK]):
+                before = prediction.true_label
+                prediction_relabel(prediction=prediction, true_label=true_label, reviewer=reviewer)
+                entries.append(
+                    LogEntry(
+                        user_id=reviewer.pk,
+                        content_type_id=content_type.pk,
+                        object_id=str(prediction.pk),
+                        object_repr=str(prediction)[:200],
+                        action_flag=CHANGE,
+                        change_message=(
+                            f"True label: {_label_name(before)} → {_label_name(true_label)} "
+                            f"({via})."
+                        ),
+                    )
+                )
+            LogEntry.objects.bulk_create(entries)
+    return len(ids)

@@ -29,7 +29,8 @@ def sample_artifact(tmp_path_factory: pytest.TempPathFactory):
     from ml.train import train
 
     model = train(read_csv(settings.SAMPLE_TRAIN_DATA), n_jobs=1)
-    return save(model, tmp_path_factory.mktemp("artifacts"), "sample")
+    artifact = save(model, tmp_path_factory.mktemp("artifacts"), "sample")
+    return artifact, model.threshold
 
 
 @pytest.fixture
@@ -40,12 +41,13 @@ def make_version(db, sample_artifact):
     def make(name: str = "v1", *, activate: bool = True) -> ModelVersion:
         settings.MODELS_DIR.mkdir(parents=True, exist_ok=True)
         target = settings.MODELS_DIR / f"{name}-test.joblib"
-        shutil.copyfile(sample_artifact.path, target)
+        artifact, threshold = sample_artifact
+        shutil.copyfile(artifact.path, target)
         version = ModelVersion.objects.create(
             name=name,
             artifact_path=target.name,
-            sha256=sample_artifact.sha256,
-            threshold=0.5,
+            sha256=artifact.sha256,
+            threshold=threshold,
             base_rows=200,
             metrics={"f1": 0.8, "accuracy": 0.8, "precision": 0.8, "recall": 0.8, "roc_auc": 0.9},
         )

@@ -6,5 +6,13 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "insecure-test-only-key")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="disaster-tests-"))
 os.environ.setdefault("ACTIVE_MODEL_CHECK_SECONDS", "0")
+os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="disaster-static-"))
 
 from disaster_site.settings import *  # noqa: F403
+
+# No collectstatic before unit tests: serve static names as they are (live-server tests run
+# collectstatic and the real manifest storage).
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -150,12 +150,13 @@ class PredictionDetailView(generics.RetrieveAPIView):
         prediction = self.get_object()
         serializer = RelabelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        prediction = services.prediction_relabel(
-            prediction=prediction,
+        services.prediction_review(
+            predictions=selectors.prediction_list().filter(pk=prediction.pk),
             true_label=serializer.validated_data["true_label"],
             reviewer=request.user,
+            via="API",
         )
-        return Response(PredictionHistorySerializer(prediction).data)
+        return Response(PredictionHistorySerializer(self.get_object()).data)
 
 
 class ModelVersionListView(generics.ListAPIView):

@@ -23,11 +23,12 @@ def test_sample_model_has_a_threshold_metrics_and_provenance(sample_model, sampl
     assert set(sample_model.library_versions) == {"python", "sklearn", "xgboost", "numpy", "scipy"}
 
 
-def test_pipeline_contains_xgboost(sample_model):
+def test_pipeline_contains_xgboost_set_to_predict_on_one_thread(sample_model):
     steps = sample_model.pipeline.named_steps
-    trees = steps["classifier"].named_estimators_["trees"]
+    xgboost = steps["classifier"].named_estimators_["trees"].named_steps["xgboost"]
 
-    assert isinstance(trees.named_steps["xgboost"], XGBClassifier)
+    assert isinstance(xgboost, XGBClassifier)
+    assert xgboost.n_jobs == 1
     assert steps["features"].n_features_in_ == 3
 
 

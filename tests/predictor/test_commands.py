@@ -53,7 +53,7 @@ def test_retrain_defaults_to_the_sample_and_says_so(settings):
     [
         (None, "no such file"),
         ("id,keyword,text\n1,a,b\n", "location"),
-        ("id,keyword,location,text,target\n", "no rows"),
+        ("id,keyword,location,text,target\n", "no data rows"),
         ("keyword,location,text,target\n,,one,0\n,,two,0\n", "both classes"),
     ],
 )
@@ -138,7 +138,7 @@ def test_a_bad_command_exits_1_with_one_readable_line(tmp_path):
     result = manage("retrain", "--data", str(tmp_path / "nope.csv"), env=env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"CommandError: {tmp_path / 'nope.csv'}: no such file: {tmp_path / 'nope.csv'}"
+        f"CommandError: no such file: {tmp_path / 'nope.csv'}"
     ]
 
 

@@ -161,7 +161,7 @@ def test_model_version_train_uses_reviewed_predictions_and_relabels_win(active_v
     [
         (None, "no such file"),
         ("id,keyword,text\n1,a,b\n", "location"),
-        ("id,keyword,location,text,target\n", "no rows"),
+        ("id,keyword,location,text,target\n", "no data rows"),
         ("keyword,location,text,target\n,,one,1\n,,two,1\n,,three,1\n", "both classes"),
     ],
 )

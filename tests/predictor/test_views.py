@@ -63,10 +63,13 @@ def test_form_invalid_input_is_400_with_the_error_beside_the_field(client, activ
     assert Prediction.objects.count() == 0
 
 
-def test_form_lone_surrogate_is_a_field_error_not_a_500(client, active_version):
-    response = client.post("/", {"message": "bad \ud800 text"})
-    assert response.status_code == 400
-    assert Prediction.objects.count() == 0
+def test_form_invalid_utf8_is_not_a_500(client, active_version):
+    # A UTF-8-encoded lone surrogate: Django decodes it to replacement characters.
+    response = client.generic(
+        "POST", "/", b"message=bad%ED%A0%80text", "application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+    assert Prediction.objects.get().text == "bad\ufffd\ufffd\ufffdtext"
 
 
 @pytest.mark.django_db

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         try:
             version, trained = services.model_version_ensure_active(data_path=path)
         except DatasetError as exc:
-            raise CommandError(f"{path}: {exc}") from None
+            raise CommandError(str(exc)) from None
         if not trained:
             self.stdout.write(f"Model {version.name} is active.")
             return

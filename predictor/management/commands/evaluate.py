@@ -46,7 +46,7 @@ class Command(BaseCommand):
         except ModelVersion.DoesNotExist:
             raise CommandError(f"no model version named {version_name!r}") from None
         except DatasetError as exc:
-            raise CommandError(f"{data}: {exc}") from None
+            raise CommandError(str(exc)) from None
         except (ModelUnavailable, ArtifactError) as exc:
             raise CommandError(str(exc)) from None
         if as_json:

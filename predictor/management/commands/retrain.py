@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 data_path=path, include_feedback=not no_feedback, activate=activate
             )
         except DatasetError as exc:
-            raise CommandError(f"{path}: {exc}") from None
+            raise CommandError(str(exc)) from None
         state = "activated" if version.is_active else "stored (not active)"
         self.stdout.write(
             self.style.SUCCESS(

@@ -382,3 +382,13 @@ def test_openapi_schema_and_docs_are_served(api, db):
     docs = api.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
+
+
+def test_relabel_through_the_api_is_in_the_admin_history(staff_api, active_version):
+    from django.contrib.admin.models import LogEntry
+
+    prediction = stored(text=FIRE)
+    staff_api.patch(f"/api/predictions/{prediction.pk}/", {"true_label": "disaster"}, format="json")
+    entry = LogEntry.objects.get(object_id=str(prediction.pk))
+    assert entry.user == staff_api.user
+    assert "(API)" in entry.change_message

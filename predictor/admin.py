@@ -1,0 +1,366 @@
+"""The Django admin for reviewers: stored predictions (filter, relabel, export) and model versions
+(read-only, activate/roll back). The review queue and dashboard live in predictor/admin_views.py."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Abs
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import ngettext
+
+from ml.persistence import ArtifactError
+from predictor import admin_views, selectors, services
+from predictor.models import Label, ModelVersion, Prediction
+
+admin.site.site_header = "Disaster Tweets administration"
+admin.site.site_title = "Disaster Tweets admin"
+admin.site.index_title = "Review and models"
+# The prediction list is wide; reviewers need the room more than the app sidebar.
+admin.site.enable_nav_sidebar = False
+
+
+class ReviewedFilter(admin.SimpleListFilter):
+    title = "reviewed"
+    parameter_name = "reviewed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(true_label__isnull=self.value() == "no")
+        return queryset
+
+
+class ModelWrongFilter(admin.SimpleListFilter):
+    """Reviewed predictions whose reviewer label differs from (or matches) the model's."""
+
+    title = "model was wrong"
+    parameter_name = "wrong"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Yes (reviewer disagreed)"), ("no", "No (reviewer agreed)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        same = Q(true_label=F("predicted_label"))
+        if self.value() == "yes":
+            return queryset.filter(true_label__isnull=False).exclude(same)
+        if self.value() == "no":
+            return queryset.filter(same)
+        return queryset
+
+
+class _ChangeListQuerySet(QuerySet):
+    """The changelist's queryset: the date hierarchy's `datetimes()` probes the `created` index
+    per period (selectors.prediction_created_periods) instead of truncating every row's date."""
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None, **kwargs):
+        periods = None
+        if field_name == "created" and kind in ("year", "month", "day") and tzinfo is None:
+            periods = selectors.prediction_created_periods(predictions=self, kind=kind)
+        if periods is None:
+            return super().datetimes(field_name, kind, order, tzinfo, **kwargs)
+        return periods if order == "ASC" else periods[::-1]
+
+
+class _Echo:
+    """A write-only file for csv.writer: hands each line back so it can be streamed."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = [
+        "short_text",
+        "keyword",
+        "location",
+        "predicted",
+        "probability_display",
+        "margin",
+        "version",
+        "true_label",
+        "reviewed_by",
+        "created_display",
+    ]
+    list_display_links = ["short_text"]
+    list_filter = [
+        "predicted_label",
+        "true_label",
+        ReviewedFilter,
+        ModelWrongFilter,
+        "model_version",
+        "source",
+    ]
+    list_select_related = ["model_version", "reviewed_by"]
+    date_hierarchy = "created"
+    search_fields = ["text", "keyword", "location"]
+    search_help_text = "Searches the text, keyword and location."
+    ordering = ["-created", "-id"]
+    list_per_page = 100
+    # Counting every row again for "(N total)" costs a full scan per page view at 100k rows.
+    show_full_result_count = False
+    actions = ["mark_disaster", "mark_not_disaster", "clear_label", "export_csv"]
+    fieldsets = [
+        ("Tweet", {"fields": ["text", "keyword", "location", "source", "created"]}),
+        (
+            "Model",
+            {
+                "fields": [
+                    "predicted_label",
+                    "probability_display",
+                    "threshold",
+                    "margin",
+                    "model_version",
+                ]
+            },
+        ),
+        ("Review", {"fields": ["true_label", "reviewed_by", "reviewed_at"]}),
+    ]
+    readonly_fields = [
+        "text",
+        "keyword",
+        "location",
+        "source",
+        "created",
+        "predicted_label",
+        "probability_display",
+        "threshold",
+        "margin",
+        "model_version",
+        "reviewed_by",
+        "reviewed_at",
+    ]
+
+    @admin.display(description="text")
+    def short_text(self, prediction: Prediction) -> str:
+        return Truncator(prediction.text).chars(80)
+
+    @admin.display(description="predicted", ordering="predicted_label")
+    def predicted(self, prediction: Prediction) -> str:
+        return prediction.get_predicted_label_display()
+
+    @admin.display(description="probability", ordering="probability")
+    def probability_display(self, prediction: Prediction) -> str:
+        return f"{prediction.probability:.3f}"
+
+    # Sorting ascending puts the most uncertain first, the order of the review queue.
+    @admin.display(description="margin", ordering=Abs(F("probability") - F("threshold")))
+    def margin(self, prediction: Prediction) -> str:
+        """Distance between the probability and the version's threshold."""
+        return f"{abs(prediction.probability - prediction.threshold):.3f}"
+
+    @admin.display(description="model", ordering="model_version__created")
+    def version(self, prediction: Prediction) -> str:
+        return prediction.model_version.name
+
+    @admin.display(description="created", ordering="created")
+    def created_display(self, prediction: Prediction) -> str:
+        return f"{timezone.localtime(prediction.created):%Y-%m-%d %H:%M}"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Prediction]:
+        queryset = super().get_queryset(request)
+        return _ChangeListQuerySet(model=queryset.model, query=queryset.query, using=queryset.db)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # predictions are made by the model, never typed in
+
+    def _relabel(self, request: HttpRequest, queryset: QuerySet, true_label: str | None) -> None:
+        selected = queryset.count()
+        changed = services.prediction_review(
+            predictions=queryset, true_label=true_label, reviewer=request.user, via="admin action"
+        )
+        label = Label(true_label).label if true_label else "not reviewed"
+        message = ngettext(
+            "%(changed)d prediction set to “%(label)s”.",
+            "%(changed)d predictions set to “%(label)s”.",
+            changed,
+        ) % {"changed": changed, "label": label}
+        if selected > changed:
+            message += f" {selected - changed} already were."
+        self.message_user(request, message, messages.SUCCESS)
+
+    @admin.action(description="Mark as disaster", permissions=["change"])
+    def mark_disaster(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._relabel(request, queryset, Label.DISASTER)
+
+    @admin.action(description="Mark as not disaster", permissions=["change"])
+    def mark_not_disaster(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._relabel(request, queryset, Label.NOT_DISASTER)
+
+    @admin.action(description="Clear reviewer label", permissions=["change"])
+    def clear_label(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._relabel(request, queryset, None)
+
+    @admin.action(description="Export selected as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        rows = selectors.prediction_export_rows(
+            predictions=queryset.order_by("created", "id"), with_prediction=True
+        )
+        writer = csv.writer(_Echo(), lineterminator="\n")
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+        )
+        filename = f"predictions-{timezone.now():%Y%m%d-%H%M%S}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def save_model(self, request: HttpRequest, obj: Prediction, form: ModelForm, change: bool):
+        # Only true_label is editable; it goes through the review service, which records the
+        # reviewer, the time and the history entry.
+        if "true_label" in form.changed_data:
+            services.prediction_review(
+                predictions=Prediction.objects.filter(pk=obj.pk),
+                true_label=obj.true_label,
+                reviewer=request.user,
+                via="admin change page",
+            )
+            obj.refresh_from_db()
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> None:
+        """Not here: `services.prediction_review` already wrote the history entry."""
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "review/",
+                self.admin_site.admin_view(admin_views.review_queue),
+                {"model_admin": self},
+                name=f"{info}_review",
+            ),
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(admin_views.dashboard),
+                {"model_admin": self},
+                name=f"{info}_dashboard",
+            ),
+            *super().get_urls(),
+        ]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "created",
+        "active",
+        "f1",
+        "accuracy",
+        "threshold_display",
+        "base_rows",
+        "feedback_rows",
+        "train_seconds",
+        "live_agreement",
+    ]
+    actions = ["activate"]
+    fields = [
+        "name",
+        "created",
+        "is_active",
+        "activated_at",
+        "threshold",
+        "metrics",
+        "base_rows",
+        "feedback_rows",
+        "training_data",
+        "train_seconds",
+        "library_versions",
+        "artifact_path",
+        "sha256",
+        "predictions_made",
+        "live_agreement",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
+        return selectors.model_version_list_with_agreement()
+
+    @admin.display(description="active", boolean=True, ordering="is_active")
+    def active(self, version: ModelVersion) -> bool:
+        return version.is_active
+
+    @admin.display(description="F1", ordering="metrics__f1")
+    def f1(self, version: ModelVersion) -> str:
+        return self._metric(version, "f1")
+
+    @admin.display(description="accuracy", ordering="metrics__accuracy")
+    def accuracy(self, version: ModelVersion) -> str:
+        return self._metric(version, "accuracy")
+
+    @staticmethod
+    def _metric(version: ModelVersion, name: str) -> str:
+        value = version.metrics.get(name)
+        return "-" if value is None else f"{value:.3f}"
+
+    @admin.display(description="threshold", ordering="threshold")
+    def threshold_display(self, version: ModelVersion) -> str:
+        return f"{version.threshold:.3f}"
+
+    @admin.display(description="live agreement", ordering="live_agreement")
+    def live_agreement(self, version: ModelVersion) -> str:
+        if version.live_agreement is None:
+            return "-"
+        return f"{version.live_agreement:.1%} of {version.reviewed_count:,}"
+
+    @admin.display(description="predictions")
+    def predictions_made(self, version: ModelVersion) -> str:
+        count = version.predictions.count()
+        url = reverse("admin:predictor_prediction_changelist")
+        return format_html(
+            '<a href="{}?model_version__id__exact={}">{} made with {}</a>',
+            url,
+            version.pk,
+            f"{count:,} prediction{'s' * (count != 1)}",
+            version.name,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # versions come from `manage.py retrain`
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        return False  # a version's record is what was trained; only activation changes
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        if obj is not None and (obj.is_active or obj.predictions.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        # Bulk delete would bypass the per-version checks of has_delete_permission.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.activate_modelversion")
+
+    @admin.action(description="Activate selected version", permissions=["activate"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        versions = list(queryset[:2])
+        if len(versions) != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        version = versions[0]
+        if version.is_active:
+            self.message_user(request, f"Model {version} is already active.", messages.INFO)
+            return
+        previous = selectors.model_version_active()
+        try:
+            services.model_version_activate(version=version)
+        except ArtifactError as exc:
+            self.message_user(request, f"Could not activate {version}: {exc}", messages.ERROR)
+            return
+        was = f" (was {previous})" if previous else ""
+        self.log_change(request, version, f"Activated{was}.")
+        self.message_user(request, f"Activated model {version}{was}.", messages.SUCCESS)

@@ -1,0 +1,101 @@
+"""Fixtures of the review tests: stored predictions without a model, and the kinds of users that
+meet the admin (superuser, reviewer, staff without permissions, plain user)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from django.contrib.auth.models import Group
+
+from predictor.models import Label, ModelVersion, Prediction, Source
+
+
+@pytest.fixture
+def stored_version(db):
+    """A ModelVersion row without an artifact: enough for stored predictions and the lists."""
+
+    def make(name: str = "v1", **fields) -> ModelVersion:
+        defaults = {
+            "artifact_path": f"{name}-missing.joblib",
+            "sha256": "0" * 64,
+            "threshold": 0.5,
+            "metrics": {"f1": 0.8, "accuracy": 0.81},
+        }
+        return ModelVersion.objects.create(name=name, **{**defaults, **fields})
+
+    return make
+
+
+@pytest.fixture
+def make_prediction(stored_version):
+    """Factory: a stored prediction; the label follows the probability and the threshold."""
+    default_version: list[ModelVersion] = []
+
+    def make(
+        text: str = "Forest fire near La Ronge Sask. Canada",
+        *,
+        probability: float = 0.7,
+        version: ModelVersion | None = None,
+        true_label: str | None = None,
+        reviewed_by=None,
+        reviewed_at: datetime | None = None,
+        created: datetime | None = None,
+        **fields,
+    ) -> Prediction:
+        if version is None:
+            if not default_version:
+                default_version.append(
+                    ModelVersion.objects.filter(name="v1").first() or stored_version("v1")
+                )
+            version = default_version[0]
+        prediction = Prediction(
+            text=text,
+            probability=probability,
+            threshold=version.threshold,
+            predicted_label=(
+                Label.DISASTER if probability >= version.threshold else Label.NOT_DISASTER
+            ),
+            model_version=version,
+            source=fields.pop("source", Source.API),
+            true_label=true_label,
+            reviewed_by=reviewed_by,
+            reviewed_at=reviewed_at,
+            **fields,
+        )
+        if created is not None:
+            prediction.created = created
+        prediction.save()
+        return prediction
+
+    return make
+
+
+@pytest.fixture
+def reviewer(django_user_model):
+    """A staff user in the Reviewers group (created by a data migration)."""
+    user = django_user_model.objects.create_user("rita", password="review-pass-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Reviewers"))
+    return user
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer):
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """Staff, but with no permissions at all."""
+    user = django_user_model.objects.create_user("sam", password="staff-pass-123", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def plain_client(client, django_user_model):
+    """Logged in, not staff."""
+    user = django_user_model.objects.create_user("pat", password="plain-pass-123")
+    client.force_login(user)
+    return client

@@ -30,6 +30,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 setup: $(VENV)/.installed .env ## Create .venv and install the pinned requirements
 
 migrate: setup ## Apply database migrations
+	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/python manage.py migrate --noinput
 
 model: migrate ## Train and activate a first model if none is active

@@ -100,7 +100,7 @@ run_app() { # $1: image. Replaces the app container (a few seconds without the a
   docker run --detach --name "$APP" --network "$NETWORK" --network-alias app \
     --restart unless-stopped --stop-timeout 30 \
     --env-file "$ETC/app.env" --volume "$VOLUME:/data" "${extra[@]}" \
-    --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+    --read-only --tmpfs /tmp:rw,size=256m --cap-drop ALL --security-opt no-new-privileges \
     --log-opt max-size=20m --log-opt max-file=5 \
     "$1" >/dev/null
   echo "$1" >"$ETC/image.current"

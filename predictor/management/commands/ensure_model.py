@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.data import DatasetError
-from predictor import selectors
+from predictor import services
 
 
 class Command(BaseCommand):
@@ -18,14 +18,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, data: Path | None, **options) -> None:
-        # The container runs this at every start: when a version is active, answer without
-        # importing the training stack (scikit-learn, XGBoost: seconds of start-up time).
-        active = selectors.model_version_active()
-        if active is not None:
-            self.stdout.write(f"Model {active.name} is active.")
-            return
-        from predictor import services
-
         path = data or services.default_training_data()
         try:
             version, trained = services.model_version_ensure_active(data_path=path)

@@ -5,10 +5,6 @@
 set -eu
 
 if [ "${1:-}" = gunicorn ]; then
-  # System checks ran when the image was built (the code cannot change since); skipping them
-  # here saves seconds of start-up.
-  echo "entrypoint: applying migrations"
-  python manage.py migrate --noinput --skip-checks
   if [ -n "${TRAIN_DATA:-}" ]; then
     echo "entrypoint: a first model, if one is needed, is trained on TRAIN_DATA=$TRAIN_DATA"
   else
@@ -23,7 +19,22 @@ entrypoint: TRAIN_DATA is not set. When no model is active yet, the first one is
       docker exec CONTAINER python manage.py retrain --data /data/train.csv
 MSG
   fi
-  python manage.py ensure_model --skip-checks
+  echo "entrypoint: applying migrations, then making sure a model version is active"
+  # Both in one Python process, so Django's start-up (which imports the ML stack) is paid once.
+  # System checks ran when the image was built (the code cannot have changed since): skipped.
+  python - <<'PY'
+import sys
+
+import django
+from django.core.management import CommandError, call_command
+
+django.setup()
+try:
+    call_command("migrate", interactive=False, skip_checks=True)
+    call_command("ensure_model", skip_checks=True)
+except CommandError as exc:
+    sys.exit(f"entrypoint: {exc}")
+PY
   echo "entrypoint: starting $*"
 fi
 exec "$@"

@@ -132,6 +132,7 @@ elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv
 
 # --- build -----------------------------------------------------------------------------------
 log "building $IMAGE from ./Dockerfile (buildah, chroot isolation)"
+previous=$(buildah inspect --type image --format '{{.FromImageID}}' "$IMAGE" 2>/dev/null || true)
 t0=$(now)
 timeout "$BUILD_TIMEOUT" buildah bud --isolation chroot --pull=never --format docker --layers \
   -t "$IMAGE" . >"$work/build.log" 2>&1 || {
@@ -139,6 +140,11 @@ timeout "$BUILD_TIMEOUT" buildah bud --isolation chroot --pull=never --format do
   fail "the image did not build (log above)"
 }
 log "built in $(elapsed "$t0" "$(now)") s"
+# The image this build replaced under the same tag. (The layer cache stays, for the next build:
+# `buildah rmi --prune` frees it.)
+if [ -n "$previous" ] && [ "$previous" != "$(buildah inspect --type image --format '{{.FromImageID}}' "$IMAGE")" ]; then
+  buildah rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 # What `docker run` would run: ENTRYPOINT + CMD, as USER, and the HEALTHCHECK command.
 buildah inspect --type image "$IMAGE" >"$work/image.json"

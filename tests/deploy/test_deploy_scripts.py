@@ -39,6 +39,7 @@ def test_user_data_is_a_valid_script_embedding_the_deploy_files():
     result = render()
     assert result.returncode == 0, result.stderr
     user_data = result.stdout
+    assert len(user_data.encode()) < 16 * 1024  # EC2 refuses larger user data
     assert subprocess.run(["bash", "-n"], input=user_data, text=True).returncode == 0
     files = embedded_files(user_data)
     assert files["/etc/disaster-site/Caddyfile"] == (DEPLOY / "Caddyfile").read_text()

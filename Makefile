@@ -9,7 +9,7 @@ PORT ?= 8000
 DATA_DIR ?= $(CURDIR)/var
 export DATA_DIR
 
-.PHONY: help setup run serve test lint format migrate model retrain evaluate clean
+.PHONY: help setup run serve test lint format migrate model retrain evaluate clean container-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,6 +30,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 setup: $(VENV)/.installed .env ## Create .venv and install the pinned requirements
 
 migrate: setup ## Apply database migrations
+	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/python manage.py migrate --noinput
 
 model: migrate ## Train and activate a first model if none is active
@@ -63,6 +64,13 @@ lint: setup ## ruff (lint and format check)
 format: setup ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+CONTAINER_BASE := ../shared/tools/container-base.sh
+
+container-test: ## Build the Dockerfile with buildah, test the container (no Docker engine needed)
+	@test -x $(CONTAINER_BASE) || { echo "container-test: $(CONTAINER_BASE) not found: it installs buildah and the stand-in base image (see ../shared/docs/container.md). With Docker, build with: docker build -t disaster-site ." >&2; exit 1; }
+	$(CONTAINER_BASE)
+	scripts/container-test.sh
 
 clean: ## Remove the virtualenv, local data and caches
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -250,3 +250,42 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Deployment security (issue #6) ------------------------------------------------------------
+# Plain HTTP by default, as `make serve` on loopback needs. In production the app sits behind a
+# TLS-terminating proxy (Caddy, see deploy/): set BEHIND_TLS_PROXY=1 and every HTTPS-only setting
+# below turns on, so `manage.py check --deploy` is clean. Each one can still be set on its own.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    # Trust the proxy's X-Forwarded-Proto. Safe only because the app's port is reachable from the
+    # proxy alone (Caddy replaces whatever X-Forwarded-Proto a client sends).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+# Probes that reach the container directly over plain HTTP are not redirected (/healthz is
+# answered before this middleware anyway).
+SECURE_REDIRECT_EXEMPT = [r"^readyz$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
+# HSTS: browsers refuse plain HTTP to this host for that long. A year once HTTPS works for good;
+# lower it (e.g. 3600) while trying a new domain out.
+SECURE_HSTS_SECONDS = int(env_float("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
+# Preloading is the domain owner's decision (it asks browsers to hard-code HTTPS for the whole
+# registered domain, see hstspreload.org), not this app's: off unless asked for, and Django's
+# reminder about it is silenced only while it is off.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Django's defaults, stated because check --deploy relies on them: nosniff, DENY framing,
+# same-origin referrer and opener policies, HttpOnly session cookie.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+# collectstatic keeps only the hashed, compressed copies ({% static %} asks for those): half the
+# image's static files.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+# check --deploy runs drf-spectacular's schema checks too: one schema name for the label choices,
+# which several API fields share (else warning drf_spectacular.W001).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"LabelEnum": "predictor.models.Label"}
+# --- end of deployment security ----------------------------------------------------------------

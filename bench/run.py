@@ -192,7 +192,7 @@ def serve_and_measure(
         pids = server.serving_pids()
         values["pss_mb"] = server.pss_bytes() / 1e6
         values["processes"] = len(pids)
-        worker = re.search(r"Using worker: (\S+)", server.log_tail(200_000))
+        worker = re.search(r"Using worker: (\S+)", server.log_head())
         details["worker_class"] = worker.group(1) if worker else None
         values["other_load_pct"] = 100 * meter.other_share(server.cpu_seconds())
     finally:

@@ -189,6 +189,10 @@ class Server:
         """CPU time of the whole group so far, including its children that already exited."""
         return sum(stat.cpu_seconds for pid, stat in _proc_stats() if stat.pgrp == self.process.pid)
 
+    def log_head(self, chars: int = 20_000) -> str:
+        with open(self.log_path, errors="replace") as log:
+            return log.read(chars)
+
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 

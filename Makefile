@@ -9,7 +9,8 @@ PORT ?= 8000
 DATA_DIR ?= $(CURDIR)/var
 export DATA_DIR
 
-.PHONY: help setup run serve test lint format migrate model retrain evaluate clean container-test
+.PHONY: help setup run serve test lint format migrate model retrain evaluate clean container-test \
+	bench bench-workers bench-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -71,6 +72,28 @@ container-test: ## Build the Dockerfile with buildah, test the container (no Doc
 	@test -x $(CONTAINER_BASE) || { echo "container-test: $(CONTAINER_BASE) not found: it installs buildah and the stand-in base image (see ../shared/docs/container.md). With Docker, build with: docker build -t disaster-site ." >&2; exit 1; }
 	$(CONTAINER_BASE)
 	scripts/container-test.sh
+
+# The benchmark (bench/README.md). Our HTTP cases also run on PostgreSQL with BENCH_POSTGRES=1
+# (a throwaway database on 127.0.0.1:5432) or DATABASE_URL=... given on the make command line.
+ROUNDS ?= 2
+DURATION ?= 10
+BENCH_ARGS = --rounds $(ROUNDS) --duration $(DURATION) $(if $(DATA),--data $(DATA))
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(VENV)/.bench-installed: bench/seed_app/requirements.txt | $(VENV)/.installed
+	$(BIN)/pip install --quiet -r bench/seed_app/requirements.txt
+	touch $@
+
+bench-tools: setup $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y wrk \
+		|| { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y wrk; }
+
+bench: bench-tools ## Ours vs the seed app, writes bench/results.md: make bench [ROUNDS=2 DURATION=10 DATA=csv]
+	$(BIN)/python -m bench.run $(BENCH_ARGS) $(if $(BENCH_POSTGRES),--postgres) \
+		$(if $(filter command line,$(origin DATABASE_URL)),--database-url '$(DATABASE_URL)')
+
+bench-workers: bench-tools ## 32 clients per gunicorn setting: make bench-workers [CONFIGS="sync:2 gthread:2:8"]
+	$(BIN)/python -m bench.workers $(BENCH_ARGS) $(if $(CONFIGS),--configs "$(CONFIGS)")
 
 clean: ## Remove the virtualenv, local data and caches
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

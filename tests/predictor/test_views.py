@@ -58,8 +58,10 @@ def test_form_invalid_input_is_400_with_the_error_beside_the_field(client, activ
     response = client.post("/predict", {"keyword": "k" * 101, "message": "  "})
     assert response.status_code == 400
     html = response.content.decode()
-    assert 'id="id_message_errors"' in html
-    assert 'id="id_keyword_errors"' in html
+    # The id Django's aria-describedby names, so screen readers read the error with the field.
+    assert 'id="id_message_error"' in html
+    assert 'aria-describedby="id_message_helptext id_message_error"' in html
+    assert 'id="id_keyword_error"' in html
     assert Prediction.objects.count() == 0
 
 

@@ -24,6 +24,12 @@ def test_readyz_is_200_with_an_active_model(client, active_version):
     assert response.json() == {"status": "ready", "model_version": "v1"}
 
 
+def test_favicon_ico_redirects_to_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/favicon.svg"
+
+
 FIRE = "Forest fire near La Ronge Sask. Canada"
 
 

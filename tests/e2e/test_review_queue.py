@@ -35,6 +35,7 @@ def test_keyboard_shortcuts_label_and_skip(server, admin_page, console_errors):
             "Gas explosion downtown, several injured",
             "Flood warning for the river valley tonight",
             "My phone battery died again, what a disaster lol",
+            "Tornado touched down near the highway",  # one left after the three decisions
         ],
     )
     page.goto("/admin/")

@@ -6,10 +6,13 @@ import os
 # published on the host). `make serve` sets BIND=127.0.0.1:PORT.
 bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
-# Two sync workers: predictions are short CPU-bound calls and the model is per process. Choosing
-# the worker class and count belongs to the performance issue: measure before changing them.
+# Two processes (one per core) with 8 threads each, chosen with `make bench-workers` (32 clients,
+# SQLite, bench/results-workers.md): sync:2 273 req/s, gthread:2:4 344, gthread:2:8 481, at
+# 2.4-2.7 ms of CPU per request. Threads keep connections alive (sync workers close every one)
+# and overlap the SQLite commit and socket I/O with the next request's model call.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 
 # Load Django, the views with scikit-learn and XGBoost, and the active model once, in the master
 # (see when_ready); the workers fork with all of it and share those pages copy-on-write, and

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 # Character n-grams of a word never change, so they are cached per word; the cache is
 # emptied when it grows past this many words so that serving cannot grow it without bound.
-WORD_CACHE_SIZE = 100_000
+WORD_CACHE_SIZE = 50_000
 _CACHES = ("_word_cache", "_cached_analyzer", "_cached_preprocessor")
 
 

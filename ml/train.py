@@ -4,6 +4,7 @@ import math
 import platform
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,7 +73,8 @@ def train(
 ) -> TrainedModel:
     """Fit on a stratified split, choose the threshold on the held-out rows, refit on all rows.
 
-    ``n_jobs`` threads are used for fitting; the returned model predicts on one thread.
+    The two fits are independent, so with ``n_jobs >= 2`` they run side by side, each giving
+    XGBoost ``n_jobs // 2`` threads. The returned model predicts on one thread.
     """
     data.require_trainable()
     if not 0 < validation_size < 1:
@@ -86,20 +88,26 @@ def train(
     fit_rows, validation_rows, fit_target, validation_target = train_test_split(
         features, target, test_size=n_validation, stratify=target, random_state=seed
     )
+    # Two fits side by side beat one XGBoost with two threads: at this size its threads gain
+    # little, and on a busy machine they spin-wait (70 s instead of 20 s to train, measured).
+    concurrent_fits = 2 if n_jobs >= 2 else 1
+    threads = max(1, n_jobs // concurrent_fits)
     try:
-        held_out = build_pipeline(seed=seed, n_jobs=n_jobs).fit(fit_rows, fit_target)
-        proba = held_out.predict_proba(validation_rows)[:, 1]
-        threshold = best_threshold(validation_target, proba)
-        validation = score(validation_target, proba, threshold)
-
-        pipeline = build_pipeline(seed=seed, n_jobs=n_jobs).fit(features, target)
+        with ThreadPoolExecutor(max_workers=concurrent_fits) as executor:
+            held_out = executor.submit(
+                build_pipeline(seed=seed, n_jobs=threads).fit, fit_rows, fit_target
+            )
+            refit = executor.submit(build_pipeline(seed=seed, n_jobs=threads).fit, features, target)
+            proba = held_out.result().predict_proba(validation_rows)[:, 1]
+            pipeline = refit.result()
     except ValueError as error:
         # The settings are fixed, so a ValueError here is about the data (no word occurs twice...).
         raise DatasetError(f"cannot train on these {len(data)} rows: {error}") from error
+    threshold = best_threshold(validation_target, proba)
     model = TrainedModel(
         pipeline=pipeline,
         threshold=threshold,
-        validation=validation,
+        validation=score(validation_target, proba, threshold),
         n_rows=len(target),
         train_seconds=time.perf_counter() - started,
         library_versions=library_versions(),

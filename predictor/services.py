@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ml.data import Dataset, read_csv
@@ -103,25 +103,10 @@ def prediction_create(
 
 
 def prediction_create_batch(
-    *, items: Sequence[Mapping[str, str | None]], source: str = Source.BATCH
+    *, tweets: Sequence[Tweet], source: str = Source.BATCH
 ) -> list[Prediction]:
-    """Classify many tweets in one vectorised call and store them in one bulk insert.
-
-    Each item has `text` and optionally `keyword` and `location`; one bad item rejects the
-    whole batch with InvalidTweet naming `items[i].field`, and nothing is stored.
-    """
-    tweets = []
-    for index, item in enumerate(items):
-        try:
-            tweets.append(
-                tweet_clean(
-                    text=item.get("text") or "",
-                    keyword=item.get("keyword"),
-                    location=item.get("location"),
-                )
-            )
-        except InvalidTweet as exc:
-            raise InvalidTweet(f"items[{index}].{exc.field}", exc.message) from None
+    """Classify many tweets (each from `tweet_clean`) in one vectorised call and store them in
+    one bulk insert."""
     current = active_model.get()
     probabilities = current.model.predict_proba(
         [t.text for t in tweets], [t.keyword for t in tweets], [t.location for t in tweets]
@@ -157,8 +142,13 @@ def is_sample_data(path: Path) -> bool:
 
 
 def _next_version_name() -> str:
-    last_id = ModelVersion.objects.aggregate(last=Max("id"))["last"] or 0
-    return f"v{last_id + 1}"
+    """v1, v2, ...: one more than the highest number used so far."""
+    numbers = [
+        int(name[1:])
+        for name in ModelVersion.objects.values_list("name", flat=True)
+        if name[:1] == "v" and name[1:].isdigit()
+    ]
+    return f"v{max(numbers, default=0) + 1}"
 
 
 def model_version_train(

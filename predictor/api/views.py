@@ -23,6 +23,7 @@ from predictor.api.serializers import (
     RelabelSerializer,
     TweetSerializer,
     prediction_as_dict,
+    tweet_from_json,
 )
 from predictor.api.throttles import PredictionRateThrottle
 from predictor.filters import PredictionFilter
@@ -90,10 +91,11 @@ class PredictionListCreateView(_PredictMixin, generics.ListAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = TweetSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        tweet = tweet_from_json(request.data)
         try:
-            prediction = services.prediction_create(**serializer.validated_data, source=Source.API)
+            prediction = services.prediction_create(
+                text=tweet.text, keyword=tweet.keyword, location=tweet.location, source=Source.API
+            )
         except ModelUnavailable as exc:
             raise ServiceUnavailable(str(exc)) from None
         return Response(prediction_as_dict(prediction), status=status.HTTP_201_CREATED)
@@ -126,7 +128,7 @@ class PredictionBatchView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             predictions = services.prediction_create_batch(
-                items=serializer.validated_data["items"], source=Source.BATCH
+                tweets=serializer.validated_data["items"], source=Source.BATCH
             )
         except ModelUnavailable as exc:
             raise ServiceUnavailable(str(exc)) from None

@@ -2,9 +2,12 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 from ml import benchmark
-from tests.ml.conftest import REPO, SAMPLE_DATA
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_DATA = REPO / "data" / "sample_tweets.csv"
 
 
 def test_benchmark_prints_every_measurement(capsys):

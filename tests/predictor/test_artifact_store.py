@@ -17,7 +17,8 @@ def database_store(settings):
     settings.MODEL_STORE = "database"
 
 
-def test_filesystem_store_keeps_bytes_out_of_the_database():
+def test_filesystem_store_keeps_bytes_out_of_the_database(settings):
+    settings.MODEL_STORE = "filesystem"
     services.model_version_train(data_path=django_settings.SAMPLE_TRAIN_DATA)
     assert ModelArtifact.objects.count() == 0
 

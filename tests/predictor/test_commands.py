@@ -123,7 +123,7 @@ def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Comp
         [sys.executable, str(ROOT / "manage.py"), *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, **env},
         cwd=cwd,
         timeout=120,
     )

@@ -120,7 +120,7 @@ def test_unwritable_output_is_a_command_error(stored, tmp_path):
 
 def test_exit_code_1_and_one_line_on_bad_input(tmp_path):
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         "DATA_DIR": str(tmp_path),
         "SECRET_KEY": "x",
         "DJANGO_SETTINGS_MODULE": "disaster_site.settings",

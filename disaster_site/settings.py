@@ -4,9 +4,11 @@ environment (or a local, git-ignored `.env` file written by `make setup`), and o
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -102,6 +104,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "axes",
     "predictor",
 ]
 
@@ -115,6 +119,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "disaster_site.urls"
@@ -172,6 +179,40 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Login protection and Content-Security-Policy (issue #8) ----------------------------------
+# django-axes: after LOGIN_FAILURE_LIMIT failed logins from one client address, or for one
+# username, further attempts answer 429 for LOGIN_COOLOFF_MINUTES (reset early with
+# `manage.py axes_reset`). Axes' backend must come first: it refuses a locked-out attempt
+# before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env_float("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The client address as the API throttle sees it (NUM_PROXIES hops back in X-Forwarded-For), so
+# behind the proxy one guesser does not lock out everyone who shares the proxy's address.
+AXES_CLIENT_IP_CALLABLE = "predictor.client_ip.client_ip"
+
+# django-csp: only this origin's files may run or style a page; no inline script or style, no
+# framing, forms post only here. Swagger UI is served as a page plus a separate script
+# (SpectacularSwaggerSplitView) so it needs no exception; `data:` images are its icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# --- end of login protection and Content-Security-Policy ---------------------------------------
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -212,7 +253,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # django-axes greets every process start at INFO; its lockouts are warnings.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
 
 # Anonymous prediction calls per client address, e.g. "120/min"; "none" turns the limit off.
@@ -228,11 +273,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["predictor.api.permissions.StaffModelPermissions"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["predictor.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "predictor.api.schema.AutoSchema",
+    # DRF's handler, plus 503 (not 500) when the database cannot take the request.
+    "EXCEPTION_HANDLER": "predictor.api.exceptions.exception_handler",
     # Proxies in front of the app (1 behind Caddy): the client address comes from
     # X-Forwarded-For only that many hops back, so a client cannot choose its own.
     "NUM_PROXIES": int(env_str("NUM_PROXIES", "0")),
@@ -249,6 +296,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "predictor.api.schema.query_parameters_as_parsed",
+    ],
 }
 
 # --- Deployment security (issue #6) ------------------------------------------------------------

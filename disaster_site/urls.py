@@ -14,3 +14,5 @@ urlpatterns = [
     path("api/", include(("predictor.api.urls", "api"))),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "predictor.views.not_found"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from predictor.models import Label, Prediction
 from predictor.selectors import prediction_order_by_uncertainty
@@ -39,6 +40,8 @@ class PredictionFilter(django_filters.FilterSet):
         model = Prediction
         fields = []
 
+    # The query string says "true" or "false" (anything else is a 400); the method gets a bool.
+    @extend_schema_field({"type": "string", "enum": ["true", "false"]})
     def filter_reviewed(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         return queryset.filter(true_label__isnull=not value)
 

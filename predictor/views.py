@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
+from django.views.defaults import page_not_found
 
 from predictor import services
 from predictor.active_model import ModelUnavailable, active_model
+from predictor.database_errors import DATABASE_UNAVAILABLE_ERRORS, DATABASE_UNAVAILABLE_MESSAGE
 from predictor.forms import TweetForm
 from predictor.models import Source
+
+logger = logging.getLogger(__name__)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -33,7 +39,15 @@ def predict_page(request: HttpRequest) -> HttpResponse:
             source=Source.FORM,
         )
     except ModelUnavailable as exc:
-        return render(request, "predict.html", {"form": form, "unavailable": str(exc)}, status=503)
+        context = {
+            "form": form,
+            "unavailable": f"The model is not available ({exc}). Please try again in a minute.",
+        }
+        return render(request, "predict.html", context, status=503)
+    except DATABASE_UNAVAILABLE_ERRORS as exc:
+        logger.error("database unavailable for the form: %s", exc)
+        context = {"form": form, "unavailable": DATABASE_UNAVAILABLE_MESSAGE}
+        return render(request, "predict.html", context, status=503)
     return render(request, "predict.html", {"form": form, "prediction": prediction})
 
 
@@ -55,3 +69,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except ModelUnavailable as exc:
         return JsonResponse({"status": "unavailable", "reason": str(exc)}, status=503)
     return JsonResponse({"status": "ready", "model_version": current.version.name})
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for an unknown address: JSON under /api/, as API clients expect, else the page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from predictor.models import Label, ModelVersion, Prediction
@@ -50,16 +51,33 @@ def tweet_from_json(data: Any) -> Tweet:
         raise serializers.ValidationError({exc.field: [exc.message]}) from None
 
 
+# What tweet_clean accepts, as patterns for the schema: some text that is not white space, and
+# no NUL characters anywhere.
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+FIELD_PATTERN = r"^[^\u0000]*$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "default": "",
+        "maxLength": FIELD_MAX_LENGTH,
+        "pattern": FIELD_PATTERN,
+    }
+)
+class OptionalTweetField(serializers.Field):
+    """keyword and location: optional; blank or null mean none. Documentation only, like the
+    serializer: a plain Field, so the schema is exactly the one above (a CharField with a pattern
+    and allow_blank gets a oneOf that the empty string matches twice, so never)."""
+
+
 class TweetSerializer(serializers.Serializer):
     """One tweet to classify (documents the schema; validation is `tweet_from_json`)."""
 
-    text = serializers.CharField(max_length=TEXT_MAX_LENGTH)
-    keyword = serializers.CharField(
-        max_length=FIELD_MAX_LENGTH, required=False, allow_blank=True, allow_null=True, default=""
-    )
-    location = serializers.CharField(
-        max_length=FIELD_MAX_LENGTH, required=False, allow_blank=True, allow_null=True, default=""
-    )
+    text = serializers.RegexField(TEXT_PATTERN, max_length=TEXT_MAX_LENGTH)
+    keyword = OptionalTweetField(required=False, allow_null=True)
+    location = OptionalTweetField(required=False, allow_null=True)
 
     def to_internal_value(self, data: Any) -> Tweet:
         return tweet_from_json(data)

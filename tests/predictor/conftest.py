@@ -99,3 +99,30 @@ def plain_client(client, django_user_model):
     user = django_user_model.objects.create_user("pat", password="plain-pass-123")
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def read_only_database(transactional_db):
+    """A context manager that makes the database refuse writes on this connection, for real:
+    SQLite's query_only pragma, PostgreSQL's read-only transactions."""
+    from contextlib import contextmanager
+
+    from django.db import connection
+
+    def set_read_only(on: bool) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+            else:
+                mode = "READ ONLY" if on else "READ WRITE"
+                cursor.execute(f"SET SESSION CHARACTERISTICS AS TRANSACTION {mode}")
+
+    @contextmanager
+    def read_only():
+        set_read_only(True)
+        try:
+            yield
+        finally:
+            set_read_only(False)
+
+    return read_only

@@ -75,3 +75,45 @@ def test_services_use_the_newly_activated_version(make_version):
     assert services.prediction_create(text="Flood", source="api").model_version.name == "v1"
     make_version("v2")
     assert services.prediction_create(text="Flood", source="api").model_version.name == "v2"
+
+
+class _Trap:
+    """Unpickling this makes a directory: proof that a file was unpickled."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def _plant_trap(path, marker) -> None:
+    import joblib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(_Trap(marker), path)
+
+
+def test_a_file_dropped_into_the_models_directory_is_never_unpickled(cache, make_version, tmp_path):
+    marker = tmp_path / "unpickled"
+    # Named like the newest version, with no database row vouching for it.
+    _plant_trap(settings.MODELS_DIR / "v99-20991231T000000.joblib", marker)
+    with pytest.raises(ModelUnavailable, match="no model is active"):
+        cache.get()
+    make_version("v1")
+    assert cache.get().version.name == "v1"
+    assert services.prediction_create(text="Flood", source="api").model_version.name == "v1"
+    assert not marker.exists()
+
+
+def test_a_file_swapped_in_for_the_active_artifact_is_never_unpickled(
+    cache, make_version, tmp_path
+):
+    marker = tmp_path / "unpickled"
+    version = make_version("v1")
+    _plant_trap(settings.MODELS_DIR / version.artifact_path, marker)
+    with pytest.raises(ModelUnavailable, match="does not match its recorded SHA-256"):
+        cache.get()
+    assert not marker.exists()

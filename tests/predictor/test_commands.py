@@ -1,4 +1,4 @@
-"""The management commands: retrain, evaluate, predict, ensure_model."""
+"""The management commands: retrain, evaluate, predict, ensure_model, activate."""
 
 from __future__ import annotations
 
@@ -127,6 +127,35 @@ def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Comp
         cwd=cwd,
         timeout=120,
     )
+
+
+def test_activate_switches_and_rolls_back(make_version):
+    first = make_version("v1")
+    make_version("v2", activate=False)
+    assert run("activate", "v2") == "v2 is now the active model.\n"
+    assert ModelVersion.objects.get(is_active=True).name == "v2"
+    run("activate", "v1")
+    assert ModelVersion.objects.get(is_active=True) == first
+
+
+def test_activate_dry_run_checks_and_changes_nothing(make_version):
+    make_version("v1")
+    make_version("v2", activate=False)
+    assert "v2 can be activated" in run("activate", "v2", "--dry-run")
+    assert ModelVersion.objects.get(is_active=True).name == "v1"
+
+
+def test_activate_refuses_unknown_and_tampered_versions(make_version):
+    make_version("v1")
+    bad = make_version("v2", activate=False)
+    with pytest.raises(CommandError, match="no model version is called 'v9'"):
+        run("activate", "v9")
+    path = settings.MODELS_DIR / bad.artifact_path
+    path.write_bytes(path.read_bytes() + b"tampered")
+    for args in (["v2"], ["v2", "--dry-run"]):
+        with pytest.raises(CommandError, match="does not match its recorded SHA-256; nothing"):
+            run("activate", *args)
+    assert ModelVersion.objects.get(is_active=True).name == "v1"
 
 
 def test_a_bad_command_exits_1_with_one_readable_line(tmp_path):

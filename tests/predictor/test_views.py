@@ -103,3 +103,25 @@ def test_form_requires_the_csrf_token(active_version):
 def test_get_predict_redirects_to_the_form(client):
     response = client.get("/predict")
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_form_is_503_with_a_message_while_the_database_refuses_writes(
+    client, read_only_database, active_version
+):
+    with read_only_database():
+        response = client.post("/", {"message": FIRE})
+    assert response.status_code == 503
+    assert "database cannot take this request" in response.content.decode()
+    assert FIRE in response.content.decode()  # what was typed is kept for the retry
+    assert Prediction.objects.count() == 0
+    assert client.post("/", {"message": FIRE}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_unknown_api_addresses_are_a_json_404_and_others_the_page(client):
+    api = client.get("/api/predictions/not-a-number/")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not found."}
+    page = client.get("/no/such/page")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

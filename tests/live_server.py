@@ -119,7 +119,13 @@ def start_server(
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))},
+        # Not the outer make's command-line variables either (`make test DATABASE_URL=...`
+        # passes them to every sub-make through MAKEFLAGS, where they would override these).
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PYTEST", "DJANGO_", "MAKE", "MFLAGS"))
+        },
         "SECRET_KEY": "live-server-test-key-" + "x" * 40,
         "DEBUG": "0",
         "DATA_DIR": str(data_dir),

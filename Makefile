@@ -10,7 +10,7 @@ DATA_DIR ?= $(CURDIR)/var
 export DATA_DIR
 
 .PHONY: help setup run serve test test-e2e e2e-setup chromium screenshots lint format migrate model \
-	retrain evaluate clean container-test bench bench-workers bench-tools
+	retrain evaluate clean container-test bench bench-workers bench-tools test-reliability audit
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ retrain: migrate ## Train a new model version: make retrain DATA=path/to/train.c
 evaluate: setup ## Score the active model: make evaluate DATA=path/to/labelled.csv
 	$(BIN)/python manage.py evaluate --data $(DATA)
 
-test: setup ## Run the test suite (the browser tests are make test-e2e)
+test: setup ## Run the test suite (browser and reliability suites: make test-e2e, make test-reliability)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Browser tests: Playwright (requirements-e2e.txt) drives Debian's Chromium; axe-core comes from
@@ -88,6 +88,13 @@ test-e2e: e2e-setup ## Browser tests: flows and axe-core checks in headless Chro
 
 screenshots: e2e-setup ## Save PNGs of the main pages to docs/img/ (shown in the README)
 	$(BIN)/python -m tests.e2e.screenshots docs/img
+
+test-reliability: setup ## Load, fault and fuzz tests against live servers (SOAK_SECONDS=60)
+	$(BIN)/python -m pytest tests/reliability -m reliability $(PYTEST_ARGS)
+
+audit: setup ## bandit on the code, pip-audit on the installed packages (AUDIT_ARGS=--allow-unaudited)
+	$(BIN)/bandit -r disaster_site predictor ml -q
+	$(BIN)/python scripts/dependency_audit.py $(AUDIT_ARGS)
 
 lint: setup ## ruff (lint and format check)
 	$(BIN)/ruff check .

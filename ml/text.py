@@ -8,8 +8,8 @@ _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _SPACE = re.compile(r"\s+")
 
-URL_TOKEN = "urltoken"
-MENTION_TOKEN = "usertoken"
+URL_TOKEN = "urltoken"  # a vocabulary token, not a password  # nosec B105
+MENTION_TOKEN = "usertoken"  # a vocabulary token, not a password  # nosec B105
 NO_KEYWORD = "nokeyword"
 NO_LOCATION = "nolocation"
 

@@ -33,7 +33,8 @@ def artifact_local_file(version: ModelVersion) -> Path:
     if not path.is_file() and settings.MODEL_STORE == "database":
         _fetch(version, path)
     if not path.is_file():
-        raise ArtifactError(f"artifact of {version.name} is missing: {path}")
+        # The file name only: this message reaches anonymous callers (503s, /readyz).
+        raise ArtifactError(f"artifact of {version.name} is missing: {version.artifact_path}")
     if file_sha256(path) != version.sha256:
         raise ArtifactError(f"artifact of {version.name} does not match its recorded SHA-256")
     return path

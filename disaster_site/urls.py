@@ -10,6 +10,7 @@ urlpatterns = [
     path("index", views.predict_page, name="index"),
     path("predict", views.predict_page, name="predict"),
     path("readyz", views.readyz, name="readyz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("api/", include(("predictor.api.urls", "api"))),
     path("admin/", admin.site.urls),
 ]

@@ -25,6 +25,8 @@ class Dataset:
         lengths = {len(self.text), len(self.keyword), len(self.location), len(self.target)}
         if len(lengths) != 1:
             raise DatasetError(f"columns have different lengths: {sorted(lengths)}")
+        if not set(self.target) <= {0, 1}:
+            raise DatasetError(f"targets must be 0 or 1, found {sorted(set(self.target) - {0, 1})}")
 
     def __len__(self) -> int:
         return len(self.text)

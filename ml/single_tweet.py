@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from ml.tfidf import CachedTfidfVectorizer
+from ml.tree_ensemble import TreeEnsemble
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class SingleTweetScorer:
         self._tree_column = np.full(self.n_features, -1, dtype=np.int64)
         self._tree_column[selected] = np.arange(len(selected))
         self._n_tree_features = len(selected)
-        self._booster = xgboost.get_booster()
+        self._trees = TreeEnsemble(xgboost.get_booster())
 
         weights = np.asarray(voting.weights if voting.weights is not None else [1, 1], float)
         self._linear_weight, self._tree_weight = weights / weights.sum()
@@ -96,11 +97,11 @@ class SingleTweetScorer:
         linear = _sigmoid(margin)
 
         # Absent entries are missing values to XGBoost, as they were in the sparse training matrix.
-        tree_row = np.full((1, self._n_tree_features), np.nan, dtype=np.float32)
+        tree_row = np.full(self._n_tree_features, np.nan, dtype=np.float32)
         columns = self._tree_column[indices]
         kept = columns >= 0
-        tree_row[0, columns[kept]] = data[kept]
-        tree = float(self._booster.inplace_predict(tree_row, validate_features=False)[0])
+        tree_row[columns[kept]] = data[kept]
+        tree = self._trees.probability(tree_row)
         return float(self._linear_weight * linear + self._tree_weight * tree)
 
 

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
 from django.views.defaults import page_not_found
 
@@ -48,6 +49,12 @@ def predict_page(request: HttpRequest) -> HttpResponse:
         context = {"form": form, "unavailable": DATABASE_UNAVAILABLE_MESSAGE}
         return render(request, "predict.html", context, status=503)
     return render(request, "predict.html", {"form": form, "prediction": prediction})
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask every site for /favicon.ico, whatever its pages link (the admin's link none)."""
+    return HttpResponseRedirect(static("favicon.svg"))
 
 
 @require_safe

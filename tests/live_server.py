@@ -119,15 +119,22 @@ def start_server(
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))},
+        # Not the outer make's command-line variables either (`make test DATABASE_URL=...`
+        # passes them to every sub-make through MAKEFLAGS, where they would override these).
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PYTEST", "DJANGO_", "MAKE", "MFLAGS"))
+        },
         "SECRET_KEY": "live-server-test-key-" + "x" * 40,
         "DEBUG": "0",
         "DATA_DIR": str(data_dir),
-        "STATIC_ROOT": str(data_dir / "static"),
         "TRAIN_DATA": str(SAMPLE_DATA),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PREDICTION_THROTTLE_RATE": "none",
         "ENV_FILE": "",
+        # Shared by every live server: `make serve` collects static files only when they change.
+        "STATIC_ROOT": str(ROOT / "staticfiles"),
         **(extra_env or {}),
     }
     log_path = data_dir / f"server-{port}.log"

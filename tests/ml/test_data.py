@@ -108,6 +108,11 @@ def test_columns_of_different_lengths_are_refused():
         Dataset(text=("a",), keyword=(), location=("",), target=(1,))
 
 
+def test_targets_other_than_0_and_1_are_refused():
+    with pytest.raises(DatasetError, match=r"targets must be 0 or 1, found \[2\]"):
+        Dataset.from_rows([("a", "", "", 1), ("b", "", "", 2)])
+
+
 def test_merged_with_lets_feedback_win_by_stripped_text_and_last_feedback_win():
     base = Dataset.from_rows(
         [

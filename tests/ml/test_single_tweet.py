@@ -1,8 +1,12 @@
 """The single-tweet fast path must reproduce the pipeline: same features, same probability."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
+from sklearn.pipeline import Pipeline
 
+from ml.persistence import load, save
 from ml.pipeline import input_matrix
 from ml.single_tweet import SingleTweetScorer
 
@@ -60,8 +64,18 @@ def test_predict_one_defaults_keyword_and_location_to_empty(sample_model):
     assert sample_model.predict_one(text) == sample_model.predict_one(text, "", "")
 
 
-def test_scorer_refuses_a_pipeline_it_cannot_reproduce(sample_model):
-    from sklearn.pipeline import Pipeline
-
+def test_scorer_refuses_a_pipeline_it_cannot_reproduce():
     with pytest.raises(TypeError, match="ColumnTransformer followed by a VotingClassifier"):
         SingleTweetScorer(Pipeline([("features", "passthrough"), ("classifier", "passthrough")]))
+
+
+def test_predict_one_is_safe_from_several_threads(sample_model, sample_data, tmp_path):
+    artifact = save(sample_model, tmp_path, "threads")
+    model = load(artifact.path, artifact.sha256)  # fresh n-gram caches, shared by the threads
+    rows = list(zip(sample_data.text, sample_data.keyword, sample_data.location, strict=True))
+    expected = model.predict_proba(sample_data.text, sample_data.keyword, sample_data.location)
+
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        results = list(executor.map(lambda row: model.predict_one(*row), rows * 4))
+
+    np.testing.assert_allclose(results, np.tile(expected, 4), atol=1e-6)

@@ -63,7 +63,6 @@ def test_training_is_reproducible_with_a_seed(sample_data):
 
 
 @pytest.mark.parametrize("n_rows", [50, 12])
-@pytest.mark.filterwarnings("ignore:k=1000 is greater than n_features")
 def test_tiny_data_sets_train(sample_data, n_rows):
     rows = sample_data.rows()
     positives = [row for row in rows if row[3] == 1][: n_rows // 2]

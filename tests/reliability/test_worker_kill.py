@@ -1,5 +1,5 @@
 """A gunicorn worker killed with SIGKILL mid-load, twice: the master replaces it, clients see at
-most the request each killed worker had in flight fail, and every acknowledged prediction is
+most the requests each killed worker had in flight (one per thread) fail, and every acknowledged prediction is
 stored (a request whose worker died after committing may be stored unanswered)."""
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def test_a_killed_worker_is_replaced_and_nothing_acknowledged_is_lost(load_serve
     report("worker kill", {**load.figures(stored), "workers_killed": KILLS, "failed": len(failed)})
 
     assert load.server_errors() == []
-    assert len(failed) <= KILLS  # a sync worker has one request in flight
+    # At most the requests each killed worker had in flight: one per thread (gunicorn.conf.py).
+    assert len(failed) <= KILLS * int(os.environ.get("GUNICORN_THREADS", "8"))
     assert_acknowledged_are_stored(load, stored)
     unanswered = len(stored) - len(load.acknowledged())
     assert 0 <= unanswered <= len(failed)

@@ -1,6 +1,6 @@
 """A gunicorn worker killed with SIGKILL mid-load, twice: the master replaces it, clients see at
-most the requests each killed worker had in flight (one per thread) fail, and every acknowledged prediction is
-stored (a request whose worker died after committing may be stored unanswered)."""
+most the requests each killed worker had in flight (one per thread) fail, and every acknowledged
+prediction is stored (a request whose worker died after committing may be stored unanswered)."""
 
 from __future__ import annotations
 

@@ -290,16 +290,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Classify short posts as about a real disaster or not; review and relabel "
     "stored predictions; list model versions.",
     "VERSION": "1.0.0",
+    # Say of each query parameter what the server does with it (predictor/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "predictor.api.schema.query_parameters_as_parsed",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "predictor.api.schema.query_parameters_as_parsed",
-    ],
 }
 
 # --- Deployment security (issue #6) ------------------------------------------------------------

@@ -51,10 +51,26 @@ def tweet_from_json(data: Any) -> Tweet:
         raise serializers.ValidationError({exc.field: [exc.message]}) from None
 
 
-# What tweet_clean accepts, as patterns for the schema: some text that is not white space, and
-# no NUL characters anywhere.
-TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
-FIELD_PATTERN = r"^[^\u0000]*$"
+# What tweet_clean accepts, as patterns for the schema: a value that, once str.strip() has removed
+# the white space around it, is at most N characters (text: at least one), with no NUL anywhere.
+# maxLength cannot say "after stripping", so the pattern counts. White space is spelled out: a
+# schema's \s (ECMAScript's) is not Python's (U+0085 is white space only to Python, U+FEFF only
+# to ECMAScript); written with \uXXXX escapes the pattern means the same to both.
+PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _stripped_pattern(max_length: int, *, required: bool) -> str:
+    space = "".join(f"\\u{ord(c):04x}" for c in PYTHON_WHITESPACE)
+    kept = f"[^{space}\\u0000]"  # a character strip() keeps that is not NUL
+    core = f"{kept}(?:[^\\u0000]{{0,{max_length - 2}}}{kept})?"
+    return f"^[{space}]*(?:{core}){'' if required else '?'}[{space}]*$"
+
+
+TEXT_PATTERN = _stripped_pattern(TEXT_MAX_LENGTH, required=True)
+FIELD_PATTERN = _stripped_pattern(FIELD_MAX_LENGTH, required=False)
 
 
 @extend_schema_field(
@@ -62,8 +78,9 @@ FIELD_PATTERN = r"^[^\u0000]*$"
         "type": "string",
         "nullable": True,
         "default": "",
-        "maxLength": FIELD_MAX_LENGTH,
         "pattern": FIELD_PATTERN,
+        "description": f"Up to {FIELD_MAX_LENGTH} characters, not counting white space around;"
+        " no lone surrogates.",
     }
 )
 class OptionalTweetField(serializers.Field):
@@ -72,10 +89,22 @@ class OptionalTweetField(serializers.Field):
     and allow_blank gets a oneOf that the empty string matches twice, so never)."""
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": TEXT_PATTERN,
+        "description": f"1 to {TEXT_MAX_LENGTH:,} characters, not counting white space around;"
+        " no lone surrogates (\\ud800 escapes without their pair), which no pattern can say.",
+    }
+)
+class TweetTextField(serializers.Field):
+    """text: required, not blank. Documentation only."""
+
+
 class TweetSerializer(serializers.Serializer):
     """One tweet to classify (documents the schema; validation is `tweet_from_json`)."""
 
-    text = serializers.RegexField(TEXT_PATTERN, max_length=TEXT_MAX_LENGTH)
+    text = TweetTextField()
     keyword = OptionalTweetField(required=False, allow_null=True)
     location = OptionalTweetField(required=False, allow_null=True)
 

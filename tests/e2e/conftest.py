@@ -49,12 +49,9 @@ def console_errors() -> list[str]:
 @pytest.fixture
 def page(chromium, server: LiveServer, console_errors: list[str], request) -> Iterator:
     """A page in a new context (no cookies), addresses relative to the server."""
+    # Every flow runs under the site's real CSP (axe-core is evaluated, not added as a script).
     context = chromium.new_context(
-        base_url=f"http://127.0.0.1:{server.port}",
-        viewport=e2e.VIEWPORT,
-        # The accessibility checks inject axe-core as a script tag, which the site's CSP (no
-        # inline scripts) rightly refuses; every other flow runs under the real CSP.
-        bypass_csp=request.node.path.name == "test_accessibility.py",
+        base_url=f"http://127.0.0.1:{server.port}", viewport=e2e.VIEWPORT
     )
     context.set_default_timeout(15_000)
     page = context.new_page()

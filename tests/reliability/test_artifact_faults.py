@@ -1,13 +1,17 @@
-"""A missing or tampered model artifact: /readyz and predictions answer 503 with a clear reason,
-the rest of the site (admin, history API) keeps working, nothing is stored, and activating a good
-version brings predictions back without a restart."""
+"""A missing or tampered model artifact when the service starts: /readyz and predictions answer
+503 with a clear reason, the rest of the site (admin, history API) keeps working, nothing is
+stored, and activating a good version brings predictions back without a restart.
+
+(A running service is not hurt by an artifact that breaks later: the master loaded the model
+before forking and every worker, replacements included, shares it. The artifact is read again
+only at a start or an activation, and activation refuses a bad one: tests/predictor.)"""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +38,7 @@ def train_spare(server) -> str:
     return trained.stdout.split()[0]
 
 
-def active_artifact(server) -> tuple[str, os.PathLike]:
+def active_artifact(server) -> tuple[str, Path]:
     with closing(sqlite3.connect(database_path(server))) as db:
         name, file = db.execute(
             "SELECT name, artifact_path FROM predictor_modelversion WHERE is_active"
@@ -91,54 +95,39 @@ def assert_activation_resumes(server, spare: str) -> None:
     assert server.gunicorn_pids()[0] == master  # no restart
 
 
-def test_a_tampered_artifact_at_start_is_a_503_until_a_good_version_is_activated(
-    serve, installation
-):
-    data_dir, token = installation
+def start_with_a_broken_artifact(serve, data_dir: Path, breaks) -> tuple:
+    """Stop, break the active version's artifact with `breaks(path)`, start `make serve` again
+    (which then loads no model); (server, broken version, spare good version)."""
     server = serve(data_dir)
     spare = train_spare(server)
     name, path = active_artifact(server)
     server.stop()
+    breaks(path)
+    server = serve(data_dir, wait=False)
+    wait_until(lambda: server.request("GET", "/healthz")[0] == 200, "serving")
+    return server, name, spare
+
+
+def tamper(path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"tampered")
 
-    server = serve(data_dir, wait=False)  # `make serve` starts; the model does not load
-    try:
-        wait_until(lambda: server.request("GET", "/healthz")[0] == 200, "serving")
-        figures = assert_predictions_unavailable_rest_works(
-            server, token, f"{name} does not match its recorded SHA-256"
-        )
-        assert_activation_resumes(server, spare)
-    finally:
-        server.stop()
-    report("tampered artifact", {**figures, "resumed_with": spare, "restarts": 0})
 
-
-def test_a_missing_artifact_found_by_new_workers_is_a_503_until_a_good_version_is_activated(
-    serve, installation
+@pytest.mark.parametrize(
+    ("fault", "breaks", "reason"),
+    [
+        ("tampered artifact", tamper, "does not match its recorded SHA-256"),
+        ("missing artifact", Path.unlink, "is missing"),
+    ],
+)
+def test_a_broken_artifact_is_a_503_until_a_good_version_is_activated(
+    serve, installation, fault, breaks, reason
 ):
     data_dir, token = installation
-    server = serve(data_dir)
+    server, name, spare = start_with_a_broken_artifact(serve, data_dir, breaks)
     try:
-        spare = train_spare(server)
-        name, path = active_artifact(server)
-        # A model already in memory keeps serving (the master loads it before forking, so even
-        # new workers have it); a fresh start is what meets the missing file.
-        server.stop()
-        path.unlink()
-        server = serve(data_dir, wait=False)
-        wait_until(
-            lambda: _answers(server, "/healthz"), "the restarted server to answer /healthz", 120
-        )
-        figures = assert_predictions_unavailable_rest_works(server, token, f"{name} is missing")
-        assert str(server.data_dir) not in server.request("GET", "/readyz")[1]["reason"]
+        figures = assert_predictions_unavailable_rest_works(server, token, f"{name} {reason}")
+        assert str(data_dir) not in server.request("GET", "/readyz")[1]["reason"]
         assert_activation_resumes(server, spare)
     finally:
         server.stop()
-    report("missing artifact", {**figures, "resumed_with": spare, "restarts": 0})
-
-
-def _answers(server, path: str) -> bool:
-    try:
-        return server.request("GET", path, timeout=2)[0] == 200
-    except OSError:
-        return False
+    report(fault, {**figures, "resumed_with": spare, "restarts": 0})

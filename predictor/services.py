@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from predictor import selectors
 from predictor.active_model import active_model
 from predictor.artifact_store import artifact_local_file, artifact_publish
 from predictor.models import Label, ModelVersion, Prediction, Source
+from predictor.prediction_store import Row, predictions_insert
 
 TEXT_MAX_LENGTH = 1000
 FIELD_MAX_LENGTH = 100
@@ -74,16 +76,20 @@ def tweet_clean(*, text: str, keyword: str | None = "", location: str | None = "
     )
 
 
-def _prediction(tweet: Tweet, probability: float, version: ModelVersion, source: str) -> Prediction:
-    return Prediction(
-        text=tweet.text,
-        keyword=tweet.keyword,
-        location=tweet.location,
-        probability=probability,
-        predicted_label=Label.DISASTER if probability >= version.threshold else Label.NOT_DISASTER,
-        threshold=version.threshold,
-        model_version=version,
-        source=source,
+def _row(
+    tweet: Tweet, probability: float, version: ModelVersion, source: str, now: datetime
+) -> Row:
+    label = Label.DISASTER if probability >= version.threshold else Label.NOT_DISASTER
+    return (
+        tweet.text,
+        tweet.keyword,
+        tweet.location,
+        probability,
+        label,
+        version.threshold,
+        version.pk,
+        source,
+        now,
     )
 
 
@@ -97,26 +103,25 @@ def prediction_create(
     tweet = tweet_clean(text=text, keyword=keyword, location=location)
     current = active_model.get()
     probability = current.model.predict_one(tweet.text, tweet.keyword, tweet.location)
-    prediction = _prediction(tweet, probability, current.version, source)
-    prediction.save(force_insert=True)
-    return prediction
+    row = _row(tweet, probability, current.version, source, timezone.now())
+    return predictions_insert([row], version=current.version)[0]
 
 
 def prediction_create_batch(
     *, tweets: Sequence[Tweet], source: str = Source.BATCH
 ) -> list[Prediction]:
-    """Classify many tweets (each from `tweet_clean`) in one vectorised call and store them in
-    one bulk insert."""
+    """Classify many tweets (each from `tweet_clean`) in one vectorised call and store them all
+    or none, in request order."""
     current = active_model.get()
     probabilities = current.model.predict_proba(
         [t.text for t in tweets], [t.keyword for t in tweets], [t.location for t in tweets]
     )
-    predictions = [
-        _prediction(tweet, float(p), current.version, source)
+    now = timezone.now()
+    rows = [
+        _row(tweet, float(p), current.version, source, now)
         for tweet, p in zip(tweets, probabilities, strict=True)
     ]
-    with transaction.atomic():
-        return Prediction.objects.bulk_create(predictions)
+    return predictions_insert(rows, version=current.version)
 
 
 def prediction_relabel(

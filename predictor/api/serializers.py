@@ -20,12 +20,7 @@ from predictor.services import (
 BATCH_MAX_ITEMS = 1000
 
 
-def tweet_from_json(data: Any) -> Tweet:
-    """One tweet from parsed JSON, with DRF's error shape; the rules are the service's.
-
-    The hot path of the API: a plain function instead of a Serializer instance, whose per-call
-    deep copy of its fields cost more than the checks (bench/profile_request.py).
-    """
+def _require_object(data: Any) -> None:
     if not isinstance(data, dict):
         raise serializers.ValidationError(
             {
@@ -34,6 +29,15 @@ def tweet_from_json(data: Any) -> Tweet:
                 ]
             }
         )
+
+
+def tweet_from_json(data: Any) -> Tweet:
+    """One tweet from parsed JSON, with DRF's error shape; the rules are the service's.
+
+    The hot path of the API: a plain function instead of a Serializer instance, whose per-call
+    deep copy of its fields cost more than the checks (bench/profile_request.py).
+    """
+    _require_object(data)
     errors: dict[str, list[str]] = {}
     if "text" not in data or data["text"] is None:
         errors["text"] = ["This field is required."]
@@ -49,6 +53,39 @@ def tweet_from_json(data: Any) -> Tweet:
         )
     except InvalidTweet as exc:
         raise serializers.ValidationError({exc.field: [exc.message]}) from None
+
+
+def tweets_from_json(data: Any) -> list[Tweet]:
+    """The tweets of a batch body `{"items": [...]}`, with the error shape of a DRF ListField of
+    TweetSerializer (a bad item's errors under its index). A loop over `tweet_from_json`: the
+    ListField's per-item field machinery cost more than the checks (bench/results.md)."""
+    _require_object(data)
+    items = data.get("items")
+    problem = None
+    if "items" not in data:
+        problem = "This field is required."
+    elif items is None:
+        problem = "This field may not be null."
+    elif not isinstance(items, list):
+        problem = f'Expected a list of items but got type "{type(items).__name__}".'
+    elif not items:
+        problem = "This list may not be empty."
+    elif len(items) > BATCH_MAX_ITEMS:
+        problem = f"Ensure this field has no more than {BATCH_MAX_ITEMS} elements."
+    if problem:
+        raise serializers.ValidationError({"items": [problem]})
+    tweets, errors = [], {}
+    for index, item in enumerate(items):
+        if item is None:
+            errors[index] = ["This field may not be null."]
+            continue
+        try:
+            tweets.append(tweet_from_json(item))
+        except serializers.ValidationError as exc:
+            errors[index] = exc.detail
+    if errors:
+        raise serializers.ValidationError({"items": errors})
+    return tweets
 
 
 # What tweet_clean accepts, as patterns for the schema: a value that, once str.strip() has removed
@@ -113,9 +150,14 @@ class TweetSerializer(serializers.Serializer):
 
 
 class BatchSerializer(serializers.Serializer):
+    """1 to 1,000 tweets (documents the schema; validation is `tweets_from_json`)."""
+
     items = serializers.ListField(
         child=TweetSerializer(), min_length=1, max_length=BATCH_MAX_ITEMS, allow_empty=False
     )
+
+    def to_internal_value(self, data: Any) -> dict[str, list[Tweet]]:
+        return {"items": tweets_from_json(data)}
 
 
 def _iso(moment: datetime | None) -> str | None:

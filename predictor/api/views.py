@@ -24,6 +24,7 @@ from predictor.api.serializers import (
     TweetSerializer,
     prediction_as_dict,
     tweet_from_json,
+    tweets_from_json,
 )
 from predictor.api.throttles import PredictionRateThrottle
 from predictor.filters import PredictionFilter
@@ -124,12 +125,9 @@ class PredictionBatchView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = BatchSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        tweets = tweets_from_json(request.data)
         try:
-            predictions = services.prediction_create_batch(
-                tweets=serializer.validated_data["items"], source=Source.BATCH
-            )
+            predictions = services.prediction_create_batch(tweets=tweets, source=Source.BATCH)
         except ModelUnavailable as exc:
             raise ServiceUnavailable(str(exc)) from None
         return Response(

@@ -1,7 +1,5 @@
 """A TfidfVectorizer whose transform counts terms faster, with output identical to the parent's."""
 
-from array import array
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -37,11 +35,14 @@ class CachedTfidfVectorizer(TfidfVectorizer):
         check_is_fitted(self, msg="The TF-IDF vectorizer is not fitted")
         if isinstance(raw_documents, str):
             raise ValueError("Iterable over raw text documents expected, string object received.")
-        indptr, indices = array("q", [0]), array("q")
+        found: list[int] = []
+        ends = [0]
         for document in raw_documents:
-            indices.extend(self._term_indices(document))
-            indptr.append(len(indices))
-        indices, indptr = np.frombuffer(indices, np.int64), np.frombuffer(indptr, np.int64)
+            found += self._term_indices(document)
+            ends.append(len(found))
+        # One conversion at the end: cheaper than growing an array.array document by document.
+        indices = np.fromiter(found, dtype=np.int64, count=len(found))
+        indptr = np.array(ends, dtype=np.int64)
         matrix = sp.csr_matrix(
             (np.ones(len(indices), dtype=self.dtype), indices, indptr),
             shape=(len(indptr) - 1, len(self.vocabulary_)),

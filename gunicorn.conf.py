@@ -1,5 +1,6 @@
 """Gunicorn settings: the one production configuration, used by the container and `make serve`."""
 
+import gc
 import os
 
 # All interfaces inside the container (Caddy reaches it over the Docker network; the port is not
@@ -61,3 +62,8 @@ def when_ready(server):
     finally:
         # A database connection must never be shared by forked processes.
         connections.close_all()
+    # Everything loaded so far lives as long as the process: move it out of the collector's
+    # reach, so that the workers' garbage collections neither walk it nor write to its pages
+    # (each write would copy a page the workers share with the master).
+    gc.collect()
+    gc.freeze()

@@ -64,8 +64,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         current = active_model.get()
-    except DatabaseError as exc:
-        return JsonResponse({"status": "unavailable", "reason": f"database: {exc}"}, status=503)
+    except DatabaseError:
+        # The driver's message can name files and hosts: it goes to the log, not to the caller.
+        logger.exception("readyz: the database does not answer")
+        return JsonResponse({"status": "unavailable", "reason": "database unavailable"}, status=503)
     except ModelUnavailable as exc:
         return JsonResponse({"status": "unavailable", "reason": str(exc)}, status=503)
     return JsonResponse({"status": "ready", "model_version": current.version.name})

@@ -24,6 +24,20 @@ def test_readyz_is_200_with_an_active_model(client, active_version):
     assert response.json() == {"status": "ready", "model_version": "v1"}
 
 
+@pytest.mark.django_db
+def test_readyz_is_503_without_the_databases_words_when_it_fails(client, monkeypatch, caplog):
+    from django.db import OperationalError, connection
+
+    def broken():
+        raise OperationalError("unable to open database file /srv/secret/db.sqlite3")
+
+    monkeypatch.setattr(connection, "cursor", broken)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "reason": "database unavailable"}
+    assert "/srv/secret/db.sqlite3" in caplog.text
+
+
 def test_favicon_ico_redirects_to_the_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 302

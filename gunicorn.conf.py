@@ -7,10 +7,12 @@ import os
 # published on the host). `make serve` sets BIND=127.0.0.1:PORT.
 bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
-# Two processes (one per core) with 8 threads each, chosen with `make bench-workers` (32 clients,
-# SQLite, bench/results-workers.md): sync:2 273 req/s, gthread:2:4 344, gthread:2:8 481, at
-# 2.4-2.7 ms of CPU per request. Threads keep connections alive (sync workers close every one)
-# and overlap the SQLite commit and socket I/O with the next request's model call.
+# Two processes (one per core) with 8 threads each, measured with `make bench-workers` (32 clients,
+# SQLite, bench/results-workers.md). Once SQLite writers queued on a lock instead of sleeping in
+# its busy handler (predictor/prediction_store.py), sync:2 702 req/s, gthread:2:8 665,
+# gthread:3:4 826: equal within this machine's noise. gthread stays: its threads keep client
+# connections alive, and a slow client or a long request (a 1,000-item batch, a CSV export)
+# holds one thread, not a whole worker, so /readyz still answers beside it.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

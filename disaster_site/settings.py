@@ -266,6 +266,12 @@ _RENDERERS = ["rest_framework.renderers.JSONRenderer"]
 if DEBUG:
     _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# The largest request body read into memory (Django's default is 2.5 MB). A batch of 1,000
+# tweets at the length limits is ~1.2 MB of plain ASCII but ~7.2 MB when every character is sent
+# as a \uXXXX escape; 8 MB lets such batches through and still bounds what one request holds.
+# Over it, the API answers 413 with the limit (predictor.views.bad_request).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+
 REST_FRAMEWORK = {
     # Token first: an unauthenticated call then gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [

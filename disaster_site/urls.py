@@ -15,4 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "predictor.views.bad_request"
 handler404 = "predictor.views.not_found"

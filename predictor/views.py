@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.views import defaults
 from django.views.decorators.http import require_http_methods, require_safe
-from django.views.defaults import page_not_found
 
 from predictor import services
 from predictor.active_model import ModelUnavailable, active_model
@@ -73,8 +75,22 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ready", "model_version": current.version.name})
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 for a request refused before any view ran; under /api/ JSON, and 413 with the limit
+    for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, as API clients expect. Else the page."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse(
+            {"detail": f"The request body is over {limit:,} bytes; send fewer items per call."},
+            status=413,
+        )
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404 for an unknown address: JSON under /api/, as API clients expect, else the page."""
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)

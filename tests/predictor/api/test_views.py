@@ -393,3 +393,22 @@ def test_relabel_through_the_api_is_in_the_admin_history(staff_api, active_versi
     entry = LogEntry.objects.get(object_id=str(prediction.pk))
     assert entry.user == staff_api.user
     assert "(API)" in entry.change_message
+
+
+def test_a_batch_at_the_length_limits_in_escaped_unicode_is_accepted(api, active_version):
+    items = [{"text": "é" * 1000, "keyword": "é" * 100, "location": "é" * 100}] * 1000
+    body = json.dumps({"items": items})  # every é becomes \u00e9: ~7.2 MB
+    response = api.generic("POST", "/api/predictions/batch/", body, content_type="application/json")
+    assert response.status_code == 201
+    assert Prediction.objects.count() == 1000
+
+
+def test_a_body_over_the_limit_is_a_json_413_naming_it(api, active_version, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = json.dumps({"items": [{"text": "x" * 900}] * 20})
+    response = api.generic("POST", "/api/predictions/batch/", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The request body is over 10,000 bytes; send fewer items per call."
+    }
+    assert Prediction.objects.count() == 0

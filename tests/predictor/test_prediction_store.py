@@ -6,6 +6,7 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -86,38 +87,37 @@ def test_a_failing_statement_stores_none_of_the_batch(stored_version, monkeypatc
     assert Prediction.objects.count() == 2
 
 
+def child_takes_the_lock(lock_file: Callable[[], int | None]) -> str:
+    """What a forked child finds when it tries the lock file `lock_file()` opens, without
+    waiting: "held elsewhere", "taken" or "no file"."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child)
+        fd = lock_file()
+        if fd is None:
+            os._exit(2)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os._exit(0)
+        os._exit(1)
+    _, status = os.waitpid(child, 0)
+    return ["held elsewhere", "taken", "no file"][os.waitstatus_to_exitcode(status)]
+
+
 def test_the_lock_file_keeps_other_processes_out_while_held(tmp_path):
     database = str(tmp_path / "db.sqlite3")
-    lock = prediction_store._lock_for(database)
-    with lock.held():
-        child = os.fork()
-        if child == 0:  # pragma: no cover (runs in the child)
-            fd = os.open(f"{database}.write-lock", os.O_RDWR)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os._exit(0)
-            os._exit(1)
-        _, status = os.waitpid(child, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "another process took the lock while held"
+    with prediction_store._lock_for(database).held():
+        found = child_takes_the_lock(lambda: os.open(f"{database}.write-lock", os.O_RDWR))
+    assert found == "held elsewhere"
+    assert child_takes_the_lock(lambda: os.open(f"{database}.write-lock", os.O_RDWR)) == "taken"
 
 
 def test_a_forked_child_opens_its_own_lock(tmp_path):
     """A child that kept the parent's open lock file would hold the lock together with it."""
     database = str(tmp_path / "db.sqlite3")
     with prediction_store._lock_for(database).held():
-        child = os.fork()
-        if child == 0:  # pragma: no cover (runs in the child)
-            fd = prediction_store._lock_for(database)._fd
-            if fd is None:
-                os._exit(2)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os._exit(0)
-            os._exit(1)
-        _, status = os.waitpid(child, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+        found = child_takes_the_lock(lambda: prediction_store._lock_for(database)._fd)
+    assert found == "held elsewhere"
 
 
 def test_threads_of_one_process_write_in_turn(tmp_path):

@@ -2,6 +2,13 @@
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.models.signals import post_migrate
+
+
+def _refresh_statistics(sender: AppConfig, using: str, **kwargs: object) -> None:
+    from predictor.services import database_statistics_refresh
+
+    database_statistics_refresh(using=using)
 
 
 class PredictorConfig(AppConfig):
@@ -12,3 +19,4 @@ class PredictorConfig(AppConfig):
     def ready(self) -> None:
         # A fresh DATA_DIR (a new volume, a new checkout) must not stop SQLite from opening.
         settings.MODELS_DIR.mkdir(parents=True, exist_ok=True)
+        post_migrate.connect(_refresh_statistics, sender=self)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -226,6 +226,22 @@ def model_version_evaluate(*, version: ModelVersion, data_path: Path) -> Metrics
     """Score `version` on a labelled CSV (DatasetError, ArtifactError on bad input)."""
     data = read_csv(data_path)
     return evaluate(load(artifact_local_file(version), version.sha256), data)
+
+
+def database_statistics_refresh(*, using: str = "default") -> bool:
+    """Refresh SQLite's query-planner statistics (ANALYZE); True when it ran.
+
+    Without them SQLite reads the review queue through the (true_label, created) index and sorts
+    every unreviewed row: 35-45 ms per item at 100k rows against 1.1 ms through the queue's own
+    partial index, which it picks once ANALYZE has run (48 ms for 100k rows). Run after each
+    migrate (every start) and each retrain. PostgreSQL's autovacuum keeps its own statistics.
+    """
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return True
 
 
 # --- Review: relabel and record it in the admin history (issue #5) ------------------------------

@@ -81,3 +81,38 @@ def test_an_unknown_label_changes_nothing(make_prediction, admin_user):
         )
     assert not Prediction.objects.filter(true_label__isnull=False).exists()
     assert not LogEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_statistics_refresh_lets_sqlite_read_the_queue_through_its_own_index(stored_version):
+    from django.db import connection
+    from django.utils import timezone
+
+    from predictor.prediction_store import predictions_insert
+    from predictor.selectors import prediction_order_by_uncertainty
+
+    if connection.vendor != "sqlite":
+        assert services.database_statistics_refresh() is False
+        return
+    version = stored_version("v1")
+    now = timezone.now()
+    for chunk in range(20):
+        rows = [
+            (f"t{chunk}-{i}", "", "", (i % 97) / 97, Label.DISASTER, 0.5, version.pk, "api", now)
+            for i in range(1000)
+        ]
+        predictions_insert(rows, version=version)
+    Prediction.objects.filter(pk__lte=12_000).update(true_label=Label.DISASTER)
+    queue = prediction_order_by_uncertainty(Prediction.objects.filter(true_label__isnull=True))
+    sql, params = queue[:1].query.sql_with_params()
+
+    def plan() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            return " ".join(row[-1] for row in cursor.fetchall())
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sqlite_stat1")  # as before any ANALYZE
+    assert services.database_statistics_refresh() is True
+    assert "USING INDEX prediction_unreviewed_margin" in plan()
+    assert "TEMP B-TREE" not in plan()

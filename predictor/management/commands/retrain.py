@@ -47,6 +47,7 @@ class Command(BaseCommand):
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from None
+        services.database_statistics_refresh()
         state = "activated" if version.is_active else "stored (not active)"
         self.stdout.write(
             self.style.SUCCESS(

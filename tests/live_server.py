@@ -24,6 +24,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def manage_command(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`manage.py *args` with .venv's Python in `env`; the caller checks the return code."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class LiveServer:
     """A `make serve` process group on 127.0.0.1:port."""
@@ -57,17 +72,10 @@ class LiveServer:
             return response.status, json.loads(raw)
         return response.status, raw.decode("utf-8", "replace")
 
-    def manage(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Run a management command against this server's database and data directory."""
-        return subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+    def manage(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+        """Run a management command against this server's database and data directory (`env`:
+        variables to add or change)."""
+        return manage_command({**self.env, **env}, *args, timeout=timeout)
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout

@@ -4,13 +4,12 @@ SQLite in their own DATA_DIR) and the figures each test reports at the end of th
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.live_server import ROOT, LiveServer, start_server
+from tests.live_server import LiveServer, start_server
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 SOAK_CLIENTS = int(os.environ.get("SOAK_CLIENTS", "32"))
@@ -70,24 +69,15 @@ def load_server(serve, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
 
 def staff_token(server: LiveServer, username: str = "ops") -> str:
     """A superuser and its DRF token, with Django's and DRF's own commands."""
-    env = {**server.env, "DJANGO_SUPERUSER_PASSWORD": "a-long-test-password-1234"}
-    created = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "python"),
-            "manage.py",
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            username,
-            "--email",
-            f"{username}@example.com",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    created = server.manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        username,
+        "--email",
+        f"{username}@example.com",
         timeout=120,
-        check=False,
+        DJANGO_SUPERUSER_PASSWORD="a-long-test-password-1234",
     )
     assert created.returncode == 0, created.stderr
     token = server.manage("drf_create_token", username)

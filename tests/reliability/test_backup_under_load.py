@@ -12,7 +12,7 @@ from contextlib import closing
 
 import pytest
 
-from tests.live_server import ROOT
+from tests.live_server import manage_command
 from tests.reliability.conftest import report
 from tests.reliability.load import Load, assert_stored_exactly_once, database_path, stored_rows
 
@@ -60,15 +60,7 @@ def test_a_backup_taken_under_load_is_consistent_and_restores(load_server, tmp_p
     env = {**load_server.env, "DATA_DIR": str(restored)}
 
     def manage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return manage_command(env, *args)
 
     assert manage("migrate", "--check").returncode == 0  # the schema is complete and current
     predicted = manage("predict", "Flooding after the dam broke")

@@ -3,26 +3,11 @@ and works again once the database does."""
 
 from __future__ import annotations
 
-import pytest
-from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from predictor.models import Prediction
 
 FIRE = "Forest fire near La Ronge Sask. Canada"
-
-
-@pytest.fixture
-def reviewer_api(django_user_model):
-    user = django_user_model.objects.create_user("rita", is_staff=True)
-    # The Reviewers group's permissions, given directly: flushing the database between
-    # transactional tests removes the group its migration made.
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_prediction", "change_prediction"])
-    )
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def assert_database_unavailable(response) -> None:

@@ -8,7 +8,6 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth.models import Permission
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -28,11 +27,6 @@ FUZZ = settings(
 @pytest.fixture(autouse=True)
 def _no_throttle(settings):
     settings.PREDICTION_THROTTLE_RATE = "none"
-
-
-@pytest.fixture
-def api():
-    return APIClient()
 
 
 def _utf8_with_surrogates(text: str) -> bytes:
@@ -85,17 +79,6 @@ def test_deeply_nested_json_is_a_400(api, active_version, path, depth):
     response = api.generic("POST", path, raw, content_type="application/json")
     assert response.status_code == 400
     assert "detail" in response.json() or "text" in response.json() or "items" in response.json()
-
-
-@pytest.fixture
-def reviewer_api(django_user_model):
-    user = django_user_model.objects.create_user("rita", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_prediction", "change_prediction"])
-    )
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 QUERY_KEYS = [

@@ -28,11 +28,6 @@ def _clear_throttle_state():
 
 
 @pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
 def staff_api(django_user_model):
     user = django_user_model.objects.create_superuser("admin", "admin@example.com", "pw")
     client = APIClient()

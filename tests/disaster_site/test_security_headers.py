@@ -3,17 +3,12 @@ serve (the Content-Security-Policy forbids them), and HTTPS-only cookies behind 
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.disaster_site.production import run_production
 
 pytestmark = pytest.mark.django_db
 
@@ -160,25 +155,13 @@ print("session-cookie-httponly", login.cookies["sessionid"]["httponly"])
 
 
 def test_behind_the_tls_proxy_cookies_are_secure_and_http_is_redirected(tmp_path):
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "disaster_site.settings",
-        "ENV_FILE": "",
-        "DATA_DIR": str(tmp_path),
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "testserver",
-        "BEHIND_TLS_PROXY": "1",
-        "NUM_PROXIES": "1",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", _HTTPS_PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_production(
+        tmp_path,
+        "-c",
+        _HTTPS_PROBE,
+        ALLOWED_HOSTS="testserver",
+        BEHIND_TLS_PROXY="1",
+        NUM_PROXIES="1",
     )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())

@@ -3,33 +3,16 @@ process (settings are read once, at import)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.disaster_site.production import run_production
 
 
 def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    # Only what the operator sets: nothing inherited from this shell, the test settings or .env.
-    base = {
-        "PATH": os.environ.get("PATH", ""),
-        "DJANGO_SETTINGS_MODULE": "disaster_site.settings",
-        "ENV_FILE": "",
-        "DATA_DIR": str(tmp_path),
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "tweets.example.com",
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    env = {"ALLOWED_HOSTS": "tweets.example.com", **env}
+    return run_production(
+        tmp_path, "manage.py", "check", "--deploy", "--fail-level", "WARNING", **env
     )
 
 

@@ -200,6 +200,16 @@ def serve_and_measure(
     return values, details
 
 
+def _add_in_process(values: dict, details: dict, timing: dict) -> None:
+    """A round's in-process timings: all of them in its details, the table's cells in values."""
+    details["in_process"] = timing
+    values.update(
+        inproc_p50_ms=timing["single"]["p50_ms"],
+        inproc_p99_ms=timing["single"]["p99_ms"],
+        inproc_batch_per_s=timing["batch"]["per_s"],
+    )
+
+
 def round_ours(
     r: int, settings: Settings, data: Dataset, bodies: dict, *, postgres: bool
 ) -> tuple[dict, dict]:
@@ -232,13 +242,7 @@ def round_ours(
     )
     values.update(measured)
     if not postgres:
-        timing = in_process("ours", settings, env, None)
-        details["in_process"] = timing
-        values.update(
-            inproc_p50_ms=timing["single"]["p50_ms"],
-            inproc_p99_ms=timing["single"]["p99_ms"],
-            inproc_batch_per_s=timing["batch"]["per_s"],
-        )
+        _add_in_process(values, details, in_process("ours", settings, env, None))
     return values, details
 
 
@@ -261,13 +265,7 @@ def round_seed(r: int, settings: Settings, data: Dataset, bodies: dict) -> tuple
         server, seed_endpoint(bodies), settings, data, None, meter, f"seed-r{r}"
     )
     values.update(measured)
-    timing = in_process("seed", settings, env, models)
-    details["in_process"] = timing
-    values.update(
-        inproc_p50_ms=timing["single"]["p50_ms"],
-        inproc_p99_ms=timing["single"]["p99_ms"],
-        inproc_batch_per_s=timing["batch"]["per_s"],
-    )
+    _add_in_process(values, details, in_process("seed", settings, env, models))
     return values, details
 
 

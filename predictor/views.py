@@ -66,9 +66,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         current = active_model.get()
-    except DatabaseError:
+    except DatabaseError as exc:
         # The driver's message can name files and hosts: it goes to the log, not to the caller.
-        logger.exception("readyz: the database does not answer")
+        # One line, no traceback: a load balancer probes every few seconds while it lasts.
+        logger.warning("readyz: the database does not answer: %s", exc)
         return JsonResponse({"status": "unavailable", "reason": "database unavailable"}, status=503)
     except ModelUnavailable as exc:
         return JsonResponse({"status": "unavailable", "reason": str(exc)}, status=503)

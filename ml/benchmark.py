@@ -15,8 +15,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from ml.data import Dataset, DatasetError, read_csv
 from ml.evaluate import Metrics, evaluate
+from ml.model import TrainedModel
 from ml.persistence import load, save
-from ml.train import TrainedModel, train
+from ml.train import train
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ml.data import Dataset, DatasetError
 
-if TYPE_CHECKING:
-    from ml.train import TrainedModel
+
+class ProbabilityModel(Protocol):
+    """What `evaluate` needs of a model (ml.model.TrainedModel is one)."""
+
+    threshold: float
+
+    def predict_proba(
+        self, text: Sequence[str], keyword: Sequence[str], location: Sequence[str]
+    ) -> np.ndarray: ...
+
 
 # Candidate thresholds: a 0.01 grid; the extremes are left out because a threshold
 # there only ever wins on a degenerate split.
@@ -78,7 +86,7 @@ def score(y_true: Sequence[int], proba: Sequence[float], threshold: float) -> Me
     )
 
 
-def evaluate(model: TrainedModel, data: Dataset, threshold: float | None = None) -> Metrics:
+def evaluate(model: ProbabilityModel, data: Dataset, threshold: float | None = None) -> Metrics:
     """Score ``model`` on ``data`` at ``threshold`` (default: the model's own threshold)."""
     if not len(data):
         raise DatasetError("cannot evaluate on an empty data set")

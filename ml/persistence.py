@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import joblib
 
-from ml.train import TrainedModel
+from ml.model import TrainedModel
 
 SUFFIX = ".joblib"
 

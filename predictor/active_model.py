@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from ml.model import TrainedModel
 from ml.persistence import ArtifactError, load
-from ml.train import TrainedModel
 from predictor.artifact_store import artifact_local_file
 from predictor.models import ModelVersion
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from ml.data import Dataset, read_csv
-from ml.train import TrainedModel, train
+from ml.model import TrainedModel
+from ml.train import train
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO / "data" / "sample_tweets.csv"

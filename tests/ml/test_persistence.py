@@ -116,3 +116,19 @@ def test_saving_again_replaces_the_file(sample_model, tmp_path):
 def test_names_must_be_plain_file_names(sample_model, tmp_path, name):
     with pytest.raises(ValueError, match="plain file name"):
         save(sample_model, tmp_path, name)
+
+
+def test_an_artifact_saved_when_trained_model_lived_in_ml_train_still_loads(sample_model, tmp_path):
+    # Pickles name a class by module and name; artifacts made before ml.model existed say
+    # ml.train.TrainedModel, and deployed instances still hold such files.
+    path = tmp_path / "old.joblib"
+    joblib.dump(sample_model, path)
+    old = path.read_bytes().replace(b"ml.model", b"ml.train")
+    assert old != path.read_bytes()
+    path.write_bytes(old)
+
+    loaded = load(path, hashlib.sha256(old).hexdigest())
+
+    assert loaded.predict_one("Flood warning") == pytest.approx(
+        sample_model.predict_one("Flood warning")
+    )

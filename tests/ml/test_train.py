@@ -7,7 +7,8 @@ from xgboost import XGBClassifier
 
 from ml.data import Dataset, DatasetError
 from ml.evaluate import Metrics
-from ml.train import TrainedModel, train
+from ml.model import TrainedModel
+from ml.train import train
 
 
 def test_sample_model_has_a_threshold_metrics_and_provenance(sample_model, sample_data):

@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 from xgboost import XGBClassifier
 
+from ml.model import TrainedModel
 from ml.pipeline import input_matrix
-from ml.train import TrainedModel
 from ml.tree_ensemble import TreeEnsemble, UnsupportedModel
 
 

@@ -54,7 +54,8 @@ def when_ready(server):
     from django.db import DatabaseError, connections
     from django.urls import get_resolver
 
-    from predictor.active_model import ModelUnavailable, active_model
+    from predictor.active_model import active_model
+    from predictor.errors import ModelUnavailable
 
     get_resolver().url_patterns  # noqa: B018 (imports every view, and with them the ML stack)
     try:

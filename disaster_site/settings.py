@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "predictor.middleware.StaticCSPMiddleware",
+    # "Not now" failures (no model, a database that refuses) as 503 pages that say why.
+    "predictor.middleware.ServiceUnavailableMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]

@@ -14,23 +14,16 @@ from django.conf import settings
 from ml.model import TrainedModel
 from ml.persistence import ArtifactError, load
 from predictor.artifact_store import artifact_local_file
+from predictor.errors import ModelUnavailable
 from predictor.models import ModelVersion
 
 logger = logging.getLogger(__name__)
-
-
-class ModelUnavailable(Exception):
-    """No model can serve predictions right now; the message says why."""
 
 
 @dataclass(frozen=True)
 class ActiveModel:
     version: ModelVersion
     model: TrainedModel
-
-    @property
-    def threshold(self) -> float:
-        return self.version.threshold
 
 
 class _ActiveModelCache:

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import F, Q, QuerySet
-from django.db.models.functions import Abs
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import URLPattern, path, reverse
@@ -19,7 +18,7 @@ from django.utils.translation import ngettext
 
 from ml.persistence import ArtifactError
 from predictor import admin_views, selectors, services
-from predictor.models import Label, ModelVersion, Prediction
+from predictor.models import Label, ModelVersion, Prediction, prediction_margin
 
 admin.site.site_header = "Disaster Tweets administration"
 admin.site.site_title = "Disaster Tweets admin"
@@ -155,7 +154,7 @@ class PredictionAdmin(admin.ModelAdmin):
         return f"{prediction.probability:.3f}"
 
     # Sorting ascending puts the most uncertain first, the order of the review queue.
-    @admin.display(description="margin", ordering=Abs(F("probability") - F("threshold")))
+    @admin.display(description="margin", ordering=prediction_margin())
     def margin(self, prediction: Prediction) -> str:
         """Distance between the probability and the version's threshold."""
         return f"{abs(prediction.probability - prediction.threshold):.3f}"
@@ -332,7 +331,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False  # a version's record is what was trained; only activation changes
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
-        if obj is not None and (obj.is_active or obj.predictions.exists()):
+        # A version that made predictions or was ever live stays on record.
+        if obj is not None and (
+            obj.is_active or obj.predictions.exists() or obj.activations.exists()
+        ):
             return False
         return super().has_delete_permission(request, obj)
 
@@ -357,10 +359,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         previous = selectors.model_version_active()
         try:
-            services.model_version_activate(version=version)
+            services.model_version_activate(version=version, user=request.user, via="admin")
         except ArtifactError as exc:
             self.message_user(request, f"Could not activate {version}: {exc}", messages.ERROR)
             return
         was = f" (was {previous})" if previous else ""
-        self.log_change(request, version, f"Activated{was}.")
         self.message_user(request, f"Activated model {version}{was}.", messages.SUCCESS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from predictor.services import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
+from predictor.tweets import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
 
 _FIELD_OF_TWEET = {"text": "message", "keyword": "keyword", "location": "location"}
 

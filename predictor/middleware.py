@@ -1,12 +1,25 @@
-"""The site's own middleware: health checks before everything else, the CSP header."""
+"""The site's own middleware: health checks before everything else, "not now" failures as 503
+pages, the CSP header."""
 
+from __future__ import annotations
+
+import logging
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
+
+from predictor.errors import unavailable_reason
+
+logger = logging.getLogger(__name__)
+
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+PageContext = Callable[[HttpRequest], tuple[str, dict[str, Any]]]
 
 
 class HealthCheckMiddleware:
@@ -23,6 +36,43 @@ class HealthCheckMiddleware:
         if request.path == "/healthz" and request.method in ("GET", "HEAD"):
             return HttpResponse("ok\n", content_type="text/plain")
         return self.get_response(request)
+
+
+def unavailable_page(page: PageContext) -> Callable[[View], View]:
+    """Say how a view's page looks when it cannot be served now: `page(request)` gives the
+    template and context (e.g. the form again, with what was typed) that
+    ServiceUnavailableMiddleware renders with the reason and a 503."""
+
+    def decorate(view: View) -> View:
+        view.unavailable_page = page  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+class ServiceUnavailableMiddleware:
+    """The pages' one mapping of "not now" failures (predictor.errors: no model, a database that
+    refuses) to a 503 page that says why; the API has its own in its exception handler."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        reason = unavailable_reason(exception)
+        if reason is None:
+            return None
+        code, message = reason
+        if code == "database_unavailable":
+            logger.error("database unavailable at %s: %s", request.path, exception)
+        else:
+            message = f"The model is not available ({message}). Please try again in a minute."
+        view = request.resolver_match.func if request.resolver_match else None
+        page: PageContext | None = getattr(view, "unavailable_page", None)
+        template, context = page(request) if page else ("unavailable.html", {})
+        return render(request, template, {**context, "unavailable": message}, status=503)
 
 
 _PER_VIEW_POLICY = (

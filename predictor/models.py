@@ -9,13 +9,23 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 
+def prediction_margin() -> Abs:
+    """How far a prediction's probability is from its threshold (small: the model was unsure).
+
+    The review queue's partial index holds this expression: every query that orders by it must
+    use this function, since the database uses the index only for an identical expression.
+    """
+    return Abs(F("probability") - F("threshold"))
+
+
 class Label(models.TextChoices):
     DISASTER = "disaster", "Disaster"
     NOT_DISASTER = "not_disaster", "Not a disaster"
 
     @classmethod
-    def from_target(cls, target: int) -> Label:
-        return cls.DISASTER if target else cls.NOT_DISASTER
+    def for_probability(cls, probability: float, threshold: float) -> Label:
+        """The model's verdict: a disaster when the probability is at or above the threshold."""
+        return cls.DISASTER if probability >= threshold else cls.NOT_DISASTER
 
     @classmethod
     def to_target(cls, label: str) -> int:
@@ -61,6 +71,29 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ModelActivation(models.Model):
+    """One activation or rollback: which version went live, which one it replaced, who made the
+    change, where (`via`) and why. Together they answer "which version was active at time T"."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="activations")
+    previous = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=32, help_text="Where: admin, command, retrain, ...")
+    reason = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        get_latest_by = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} activated {self.created:%Y-%m-%d %H:%M:%S}"
 
 
 class ModelArtifact(models.Model):
@@ -109,7 +142,7 @@ class Prediction(models.Model):
             models.Index(fields=["reviewed_at"], name="prediction_reviewed_at"),
             # The review queue: unreviewed rows, closest to their threshold first.
             models.Index(
-                Abs(F("probability") - F("threshold")),
+                prediction_margin(),
                 name="prediction_unreviewed_margin",
                 condition=Q(true_label__isnull=True),
             ),
@@ -121,7 +154,3 @@ class Prediction(models.Model):
     @property
     def is_disaster(self) -> bool:
         return self.predicted_label == Label.DISASTER
-
-    @property
-    def is_reviewed(self) -> bool:
-        return self.true_label is not None

@@ -21,16 +21,18 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from datetime import datetime
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
-from predictor.models import ModelVersion, Prediction
+from predictor.models import Label, ModelVersion, Prediction
+from predictor.tweets import Tweet
 
 logger = logging.getLogger(__name__)
 
-# What a new prediction sets; every other column starts NULL (not reviewed).
+# What a new prediction sets, in the order of the INSERT's columns and of each row's values (this
+# module alone knows it); every other column starts NULL (not reviewed).
 INSERT_FIELDS = (
     "text",
     "keyword",
@@ -42,7 +44,6 @@ INSERT_FIELDS = (
     "source",
     "created",
 )
-Row = tuple[str, str, str, float, str, float, int, str, datetime]
 
 _ROWS_PER_STATEMENT = 1000
 _ATTNAMES = tuple(field.attname for field in Prediction._meta.concrete_fields)
@@ -151,28 +152,46 @@ def _rows_per_statement(connection: BaseDatabaseWrapper) -> int:
 
 
 def predictions_insert(
-    rows: Sequence[Row], *, version: ModelVersion, using: str = "default"
+    tweets: Sequence[Tweet],
+    probabilities: Sequence[float],
+    *,
+    version: ModelVersion,
+    source: str,
+    using: str = "default",
 ) -> list[Prediction]:
-    """Store `rows` (values in INSERT_FIELDS order, model_version being `version`'s id), all or
-    none, and return them as saved Prediction instances, in order, with their ids."""
+    """Store each tweet with the probability `version` gave it, all or none, created now, and
+    return them as saved Prediction instances, in order, with their ids."""
     connection = connections[using]
-    created = Prediction._meta.get_field("created")
-    # A batch shares one timestamp: adapt each distinct one once.
-    moments = {row[-1] for row in rows}
-    created_db = {moment: created.get_db_prep_save(moment, connection) for moment in moments}
-    params = [(*row[:-1], created_db[row[-1]]) for row in rows]
+    threshold = version.threshold
+    created = timezone.now()
+    # A batch shares one timestamp, adapted for the database once.
+    created_db = Prediction._meta.get_field("created").get_db_prep_save(created, connection)
+    rows = [
+        (
+            tweet.text,
+            tweet.keyword,
+            tweet.location,
+            probability,
+            Label.for_probability(probability, threshold),
+            threshold,
+            version.pk,
+            source,
+        )
+        for tweet, probability in zip(tweets, map(float, probabilities), strict=True)
+    ]
     per_statement = _rows_per_statement(connection)
     ids: list[int] = []
     # One statement is atomic by itself; more need a transaction around them.
     atomic = transaction.atomic(using=using) if len(rows) > per_statement else nullcontext()
     with write_turn(connection), atomic, connection.cursor() as cursor:
-        for start in range(0, len(params), per_statement):
-            chunk = params[start : start + per_statement]
-            cursor.execute(_insert_sql(connection, len(chunk)), [v for row in chunk for v in row])
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            params = [v for row in chunk for v in (*row, created_db)]
+            cursor.execute(_insert_sql(connection, len(chunk)), params)
             ids.extend(pk for (pk,) in cursor.fetchall())
     predictions = []
     for pk, row in zip(ids, rows, strict=True):
-        values = dict(zip(_ROW_ATTNAMES, row, strict=True), id=pk)
+        values = dict(zip(_ROW_ATTNAMES, (*row, created), strict=True), id=pk)
         prediction = Prediction.from_db(using, _ATTNAMES, [values.get(a) for a in _ATTNAMES])
         Prediction.model_version.field.set_cached_value(prediction, version)
         predictions.append(prediction)

@@ -21,11 +21,11 @@ from django.db.models import (
     QuerySet,
     Value,
 )
-from django.db.models.functions import Abs, Cast, Floor, Least, NullIf, TruncDate
+from django.db.models.functions import Cast, Floor, Least, NullIf, TruncDate
 from django.utils import timezone
 
 from ml.data import Dataset
-from predictor.models import Label, ModelVersion, Prediction
+from predictor.models import Label, ModelVersion, Prediction, prediction_margin
 
 
 def model_version_active() -> ModelVersion | None:
@@ -59,7 +59,7 @@ def prediction_list() -> QuerySet[Prediction]:
 
 def prediction_order_by_uncertainty(queryset: QuerySet[Prediction]) -> QuerySet[Prediction]:
     """Closest to the decision threshold first (the expression the review-queue index holds)."""
-    return queryset.order_by(Abs(F("probability") - F("threshold")), "id")
+    return queryset.order_by(prediction_margin(), "id")
 
 
 def model_version_list() -> QuerySet[ModelVersion]:

@@ -5,11 +5,10 @@ Views, the API, the admin and the management commands validate their input and c
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -26,85 +25,22 @@ from ml.persistence import load, save
 from ml.train import train
 from predictor import selectors
 from predictor.active_model import active_model
-from predictor.artifact_store import artifact_local_file, artifact_publish
-from predictor.models import Label, ModelVersion, Prediction, Source
-from predictor.prediction_store import Row, predictions_insert
+from predictor.artifact_store import artifact_local_file, artifact_publish, artifact_verify
+from predictor.models import Label, ModelActivation, ModelVersion, Prediction, Source
+from predictor.prediction_store import predictions_insert
+from predictor.tweets import Tweet
 
-TEXT_MAX_LENGTH = 1000
-FIELD_MAX_LENGTH = 100
-
-
-class InvalidTweet(ValueError):
-    """A tweet that cannot be stored; `field` names the offending input."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Tweet:
-    """One tweet to classify, already stripped and checked by `tweet_clean`."""
+def prediction_create(*, tweet: Tweet, source: str) -> Prediction:
+    """Classify one tweet (from `tweet_clean`) with the active model and store it.
 
-    text: str
-    keyword: str = ""
-    location: str = ""
-
-
-def _check_field(field: str, value: str, max_length: int, *, required: bool = False) -> str:
-    value = value.strip()
-    if required and not value:
-        raise InvalidTweet(field, "This field may not be blank.")
-    if len(value) > max_length:
-        raise InvalidTweet(field, f"Ensure this field has no more than {max_length} characters.")
-    if "\x00" in value:
-        raise InvalidTweet(field, "Null characters are not allowed.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidTweet(field, "Contains characters that are not valid Unicode.") from None
-    return value
-
-
-def tweet_clean(*, text: str, keyword: str | None = "", location: str | None = "") -> Tweet:
-    """Strip and check one tweet's fields; InvalidTweet names the first bad field."""
-    return Tweet(
-        text=_check_field("text", text, TEXT_MAX_LENGTH, required=True),
-        keyword=_check_field("keyword", keyword or "", FIELD_MAX_LENGTH),
-        location=_check_field("location", location or "", FIELD_MAX_LENGTH),
-    )
-
-
-def _row(
-    tweet: Tweet, probability: float, version: ModelVersion, source: str, now: datetime
-) -> Row:
-    label = Label.DISASTER if probability >= version.threshold else Label.NOT_DISASTER
-    return (
-        tweet.text,
-        tweet.keyword,
-        tweet.location,
-        probability,
-        label,
-        version.threshold,
-        version.pk,
-        source,
-        now,
-    )
-
-
-def prediction_create(
-    *, text: str, keyword: str | None = "", location: str | None = "", source: str
-) -> Prediction:
-    """Classify one tweet with the active model and store it.
-
-    Raises InvalidTweet for bad input and ModelUnavailable when no model can serve.
+    Raises ModelUnavailable when no model can serve.
     """
-    tweet = tweet_clean(text=text, keyword=keyword, location=location)
     current = active_model.get()
     probability = current.model.predict_one(tweet.text, tweet.keyword, tweet.location)
-    row = _row(tweet, probability, current.version, source, timezone.now())
-    return predictions_insert([row], version=current.version)[0]
+    return predictions_insert([tweet], [probability], version=current.version, source=source)[0]
 
 
 def prediction_create_batch(
@@ -116,12 +52,7 @@ def prediction_create_batch(
     probabilities = current.model.predict_proba(
         [t.text for t in tweets], [t.keyword for t in tweets], [t.location for t in tweets]
     )
-    now = timezone.now()
-    rows = [
-        _row(tweet, float(p), current.version, source, now)
-        for tweet, p in zip(tweets, probabilities, strict=True)
-    ]
-    return predictions_insert(rows, version=current.version)
+    return predictions_insert(tweets, probabilities, version=current.version, source=source)
 
 
 def prediction_relabel(
@@ -146,6 +77,12 @@ def is_sample_data(path: Path) -> bool:
     return path.resolve() == settings.SAMPLE_TRAIN_DATA.resolve()
 
 
+SAMPLE_DATA_WARNING = (
+    "Training on the small bundled sample (data/sample_tweets.csv): a toy model. For a real one: "
+    "manage.py retrain --data /path/to/train.csv (make retrain DATA=...), or set TRAIN_DATA."
+)
+
+
 def _next_version_name() -> str:
     """v1, v2, ...: one more than the highest number used so far."""
     numbers = [
@@ -162,12 +99,16 @@ def model_version_train(
     include_feedback: bool = True,
     activate: bool = True,
     seed: int = 42,
+    via: str = "retrain",
 ) -> ModelVersion:
-    """Train on the base data plus reviewed predictions, store the artifact, record the version.
+    """Train on the base data plus reviewed predictions, store the artifact, record the version,
+    activate it if asked, and refresh the database's planner statistics.
 
     Raises ml.data.DatasetError for unusable data; nothing is stored then.
     """
     path = data_path or default_training_data()
+    if is_sample_data(path):
+        logger.warning(SAMPLE_DATA_WARNING)
     base = read_csv(path)
     feedback = selectors.feedback_dataset() if include_feedback else Dataset.from_rows([])
     feedback_rows = len(Dataset.from_rows([]).merged_with(feedback))
@@ -194,21 +135,49 @@ def model_version_train(
             )
             artifact_publish(version=version)
             if activate:
-                model_version_activate(version=version)
+                model_version_activate(version=version, via=via)
     except BaseException:
         artifact.path.unlink(missing_ok=True)
         raise
+    database_statistics_refresh()
     return version
 
 
-def model_version_activate(*, version: ModelVersion) -> ModelVersion:
-    """Make `version` the only active one, atomically; its artifact must match its hash
-    (ml.persistence.ArtifactError otherwise, and nothing changes)."""
-    artifact_local_file(version)
+def model_version_activate(
+    *,
+    version: ModelVersion,
+    user: AbstractBaseUser | None = None,
+    via: str,
+    reason: str = "",
+) -> ModelVersion:
+    """Make `version` the only active one, atomically, and record who, from which version, where
+    (`via`: "admin", "command", ...) and why; its artifact must match its hash
+    (ml.persistence.ArtifactError otherwise, and nothing changes).
+
+    A user's activation also goes to the admin history of the version (LogEntry).
+    """
+    artifact_verify(version)
     now = timezone.now()
     with transaction.atomic():
-        ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
+        active = ModelVersion.objects.select_for_update().filter(is_active=True).first()
+        if active is not None and active.pk == version.pk:
+            version.is_active, version.activated_at = True, active.activated_at
+            return version
+        previous = active
+        ModelVersion.objects.filter(is_active=True).update(is_active=False)
         ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=now)
+        ModelActivation.objects.create(
+            version=version, previous=previous, user=user, via=via, reason=reason, created=now
+        )
+        if user is not None:
+            was = f" (was {previous})" if previous else ""
+            LogEntry.objects.log_actions(
+                user_id=user.pk,
+                queryset=[version],
+                action_flag=CHANGE,
+                change_message=f"Activated{was}.",
+                single_object=True,
+            )
         transaction.on_commit(active_model.invalidate)
     version.is_active, version.activated_at = True, now
     return version
@@ -219,7 +188,7 @@ def model_version_ensure_active(*, data_path: Path | None = None) -> tuple[Model
     version = selectors.model_version_active()
     if version is not None:
         return version, False
-    return model_version_train(data_path=data_path), True
+    return model_version_train(data_path=data_path, via="first model"), True
 
 
 def model_version_evaluate(*, version: ModelVersion, data_path: Path) -> Metrics:
@@ -243,8 +212,6 @@ def database_statistics_refresh(*, using: str = "default") -> bool:
         cursor.execute("ANALYZE")
     return True
 
-
-# --- Review: relabel and record it in the admin history (issue #5) ------------------------------
 
 RELABEL_CHUNK = 500
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -15,15 +16,22 @@ from django.views import defaults
 from django.views.decorators.http import require_http_methods, require_safe
 
 from predictor import services
-from predictor.active_model import ModelUnavailable, active_model
-from predictor.database_errors import DATABASE_UNAVAILABLE_ERRORS, DATABASE_UNAVAILABLE_MESSAGE
+from predictor.active_model import active_model
+from predictor.errors import ModelUnavailable
 from predictor.forms import TweetForm
+from predictor.middleware import unavailable_page
 from predictor.models import Source
 
 logger = logging.getLogger(__name__)
 
 
+def _form_again(request: HttpRequest) -> tuple[str, dict[str, Any]]:
+    """The form with what was typed, for the retry."""
+    return "predict.html", {"form": TweetForm(request.POST or None)}
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
+@unavailable_page(_form_again)
 def predict_page(request: HttpRequest) -> HttpResponse:
     """The form; a POST answers the verdict and shows the form again with what was typed."""
     if request.method != "POST":
@@ -33,23 +41,7 @@ def predict_page(request: HttpRequest) -> HttpResponse:
     form = TweetForm(request.POST)
     if not form.is_valid():
         return render(request, "predict.html", {"form": form}, status=400)
-    try:
-        prediction = services.prediction_create(
-            text=form.tweet.text,
-            keyword=form.tweet.keyword,
-            location=form.tweet.location,
-            source=Source.FORM,
-        )
-    except ModelUnavailable as exc:
-        context = {
-            "form": form,
-            "unavailable": f"The model is not available ({exc}). Please try again in a minute.",
-        }
-        return render(request, "predict.html", context, status=503)
-    except DATABASE_UNAVAILABLE_ERRORS as exc:
-        logger.error("database unavailable for the form: %s", exc)
-        context = {"form": form, "unavailable": DATABASE_UNAVAILABLE_MESSAGE}
-        return render(request, "predict.html", context, status=503)
+    prediction = services.prediction_create(tweet=form.tweet, source=Source.FORM)
     return render(request, "predict.html", {"form": form, "prediction": prediction})
 
 

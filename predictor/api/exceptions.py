@@ -1,5 +1,6 @@
-"""The API's exception handler: DRF's, plus a 503 with a message for a database that cannot
-take the request (the details go to the log, not to the caller)."""
+"""The API's exception handler: DRF's, plus the one mapping of "not now" failures
+(predictor.errors: no model, a database that refuses) to a 503 whose `detail` says why (a
+database's own words go to the log, not to the caller)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,23 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from predictor.database_errors import DATABASE_UNAVAILABLE_ERRORS, DATABASE_UNAVAILABLE_MESSAGE
+from predictor.errors import unavailable_reason
 
 logger = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(APIException):
+class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = DATABASE_UNAVAILABLE_MESSAGE
-    default_code = "database_unavailable"
+    default_detail = "The service cannot make predictions right now."
+    default_code = "service_unavailable"
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
-        view = context.get("view")
-        logger.error("database unavailable in %s: %s", type(view).__name__, exc)
-        exc = DatabaseUnavailable()
+    reason = unavailable_reason(exc)
+    if reason is not None:
+        code, message = reason
+        if code == "database_unavailable":
+            view = context.get("view")
+            logger.error("database unavailable in %s: %s", type(view).__name__, exc)
+        exc = ServiceUnavailable(message, code)
     return drf_exception_handler(exc, context)

@@ -1,4 +1,10 @@
-"""Request validation and response shapes of the prediction and model-version API."""
+"""Request validation and response shapes of the prediction and model-version API.
+
+Each shape is defined once, by a serializer: its declared fields are the schema, and its
+`parse`/`represent` static method is what the views call (plain functions on the hot path: a
+Serializer instance deep-copies its fields on every call, which cost more than the checks;
+bench/profile_request.py). tests/predictor/api/test_serializers.py holds the two in step.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from predictor.models import Label, ModelVersion, Prediction
-from predictor.services import (
-    FIELD_MAX_LENGTH,
-    TEXT_MAX_LENGTH,
-    InvalidTweet,
-    Tweet,
-    tweet_clean,
-)
+from predictor.tweets import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
 
 BATCH_MAX_ITEMS = 1000
 
@@ -31,12 +31,8 @@ def _require_object(data: Any) -> None:
         )
 
 
-def tweet_from_json(data: Any) -> Tweet:
-    """One tweet from parsed JSON, with DRF's error shape; the rules are the service's.
-
-    The hot path of the API: a plain function instead of a Serializer instance, whose per-call
-    deep copy of its fields cost more than the checks (bench/profile_request.py).
-    """
+def _tweet_from_json(data: Any) -> Tweet:
+    """One tweet from parsed JSON, with DRF's error shape; the rules are `tweet_clean`'s."""
     _require_object(data)
     errors: dict[str, list[str]] = {}
     if "text" not in data or data["text"] is None:
@@ -55,9 +51,9 @@ def tweet_from_json(data: Any) -> Tweet:
         raise serializers.ValidationError({exc.field: [exc.message]}) from None
 
 
-def tweets_from_json(data: Any) -> list[Tweet]:
+def _tweets_from_json(data: Any) -> list[Tweet]:
     """The tweets of a batch body `{"items": [...]}`, with the error shape of a DRF ListField of
-    TweetSerializer (a bad item's errors under its index). A loop over `tweet_from_json`: the
+    TweetSerializer (a bad item's errors under its index). A loop over `_tweet_from_json`: the
     ListField's per-item field machinery cost more than the checks (bench/results.md)."""
     _require_object(data)
     items = data.get("items")
@@ -80,7 +76,7 @@ def tweets_from_json(data: Any) -> list[Tweet]:
             errors[index] = ["This field may not be null."]
             continue
         try:
-            tweets.append(tweet_from_json(item))
+            tweets.append(_tweet_from_json(item))
         except serializers.ValidationError as exc:
             errors[index] = exc.detail
     if errors:
@@ -139,32 +135,36 @@ class TweetTextField(serializers.Field):
 
 
 class TweetSerializer(serializers.Serializer):
-    """One tweet to classify (documents the schema; validation is `tweet_from_json`)."""
+    """One tweet to classify: a `Tweet`'s fields."""
 
     text = TweetTextField()
     keyword = OptionalTweetField(required=False, allow_null=True)
     location = OptionalTweetField(required=False, allow_null=True)
 
+    parse = staticmethod(_tweet_from_json)
+
     def to_internal_value(self, data: Any) -> Tweet:
-        return tweet_from_json(data)
+        return self.parse(data)
 
 
 class BatchSerializer(serializers.Serializer):
-    """1 to 1,000 tweets (documents the schema; validation is `tweets_from_json`)."""
+    """1 to 1,000 tweets."""
 
     items = serializers.ListField(
         child=TweetSerializer(), min_length=1, max_length=BATCH_MAX_ITEMS, allow_empty=False
     )
 
+    parse = staticmethod(_tweets_from_json)
+
     def to_internal_value(self, data: Any) -> dict[str, list[Tweet]]:
-        return {"items": tweets_from_json(data)}
+        return {"items": self.parse(data)}
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def prediction_as_dict(prediction: Prediction) -> dict[str, Any]:
+def _prediction_as_dict(prediction: Prediction) -> dict[str, Any]:
     """The API's view of a prediction, built as a plain dict (the hot path renders many)."""
     return {
         "id": prediction.pk,
@@ -194,13 +194,29 @@ class PredictionSerializer(serializers.Serializer):
     model_version = serializers.CharField(read_only=True)
     created = serializers.DateTimeField(read_only=True)
 
+    represent = staticmethod(_prediction_as_dict)
+
     def to_representation(self, instance: Prediction) -> dict[str, Any]:
-        return prediction_as_dict(instance)
+        return self.represent(instance)
+
+
+def _batch_as_dict(predictions: list[Prediction]) -> dict[str, Any]:
+    return {
+        "model_version": predictions[0].model_version.name,
+        "results": [_prediction_as_dict(p) for p in predictions],
+    }
 
 
 class BatchResultSerializer(serializers.Serializer):
+    """A batch's stored predictions, in request order, and the version that made them."""
+
     model_version = serializers.CharField(read_only=True)
     results = PredictionSerializer(many=True, read_only=True)
+
+    represent = staticmethod(_batch_as_dict)
+
+    def to_representation(self, instance: list[Prediction]) -> dict[str, Any]:
+        return self.represent(instance)
 
 
 class PredictionHistorySerializer(PredictionSerializer):
@@ -211,13 +227,16 @@ class PredictionHistorySerializer(PredictionSerializer):
     reviewed_by = serializers.CharField(read_only=True, allow_null=True)
     reviewed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
-    def to_representation(self, instance: Prediction) -> dict[str, Any]:
+    @staticmethod
+    def represent(prediction: Prediction) -> dict[str, Any]:
         return {
-            **prediction_as_dict(instance),
-            "source": instance.source,
-            "true_label": instance.true_label,
-            "reviewed_by": instance.reviewed_by.get_username() if instance.reviewed_by else None,
-            "reviewed_at": _iso(instance.reviewed_at),
+            **_prediction_as_dict(prediction),
+            "source": prediction.source,
+            "true_label": prediction.true_label,
+            "reviewed_by": (
+                prediction.reviewed_by.get_username() if prediction.reviewed_by else None
+            ),
+            "reviewed_at": _iso(prediction.reviewed_at),
         }
 
 

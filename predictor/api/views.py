@@ -6,14 +6,12 @@ from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from predictor import selectors, services
-from predictor.active_model import ModelUnavailable
 from predictor.api.serializers import (
     BatchResultSerializer,
     BatchSerializer,
@@ -22,20 +20,10 @@ from predictor.api.serializers import (
     PredictionSerializer,
     RelabelSerializer,
     TweetSerializer,
-    prediction_as_dict,
-    tweet_from_json,
-    tweets_from_json,
 )
 from predictor.api.throttles import PredictionRateThrottle
 from predictor.filters import PredictionFilter
 from predictor.models import ModelVersion, Source
-
-
-class ServiceUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service cannot make predictions right now."
-    default_code = "model_unavailable"
-
 
 _UNAVAILABLE = OpenApiResponse(description="No model can serve predictions (see `detail`).")
 _INVALID = OpenApiResponse(description="Invalid input; the body names each bad field.")
@@ -92,14 +80,9 @@ class PredictionListCreateView(_PredictMixin, generics.ListAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        tweet = tweet_from_json(request.data)
-        try:
-            prediction = services.prediction_create(
-                text=tweet.text, keyword=tweet.keyword, location=tweet.location, source=Source.API
-            )
-        except ModelUnavailable as exc:
-            raise ServiceUnavailable(str(exc)) from None
-        return Response(prediction_as_dict(prediction), status=status.HTTP_201_CREATED)
+        tweet = TweetSerializer.parse(request.data)
+        prediction = services.prediction_create(tweet=tweet, source=Source.API)
+        return Response(PredictionSerializer.represent(prediction), status=status.HTTP_201_CREATED)
 
 
 class PredictionBatchView(APIView):
@@ -125,17 +108,10 @@ class PredictionBatchView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        tweets = tweets_from_json(request.data)
-        try:
-            predictions = services.prediction_create_batch(tweets=tweets, source=Source.BATCH)
-        except ModelUnavailable as exc:
-            raise ServiceUnavailable(str(exc)) from None
+        tweets = BatchSerializer.parse(request.data)
+        predictions = services.prediction_create_batch(tweets=tweets, source=Source.BATCH)
         return Response(
-            {
-                "model_version": predictions[0].model_version.name,
-                "results": [prediction_as_dict(p) for p in predictions],
-            },
-            status=status.HTTP_201_CREATED,
+            BatchResultSerializer.represent(predictions), status=status.HTTP_201_CREATED
         )
 
 

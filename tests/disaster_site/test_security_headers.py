@@ -85,8 +85,11 @@ def inline_code(html: str) -> list[str]:
 @pytest.fixture
 def pages(active_version) -> list[str]:
     from predictor.services import prediction_create
+    from predictor.tweets import tweet_clean
 
-    prediction = prediction_create(text="Flood warning for the river valley", source="api")
+    prediction = prediction_create(
+        tweet=tweet_clean(text="Flood warning for the river valley"), source="api"
+    )
     return [
         "/",
         "/admin/",

@@ -1,34 +1,17 @@
 """Fixtures of the review tests: stored predictions without a model, and the kinds of users that
-meet the admin (superuser, reviewer, staff without permissions, plain user)."""
+meet the admin (reviewer, staff without permissions, plain user)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import pytest
-from django.contrib.auth.models import Group
 
 from predictor.models import Label, ModelVersion, Prediction, Source
 
 
 @pytest.fixture
-def stored_version(db):
-    """A ModelVersion row without an artifact: enough for stored predictions and the lists."""
-
-    def make(name: str = "v1", **fields) -> ModelVersion:
-        defaults = {
-            "artifact_path": f"{name}-missing.joblib",
-            "sha256": "0" * 64,
-            "threshold": 0.5,
-            "metrics": {"f1": 0.8, "accuracy": 0.81},
-        }
-        return ModelVersion.objects.create(name=name, **{**defaults, **fields})
-
-    return make
-
-
-@pytest.fixture
-def make_prediction(stored_version):
+def make_prediction(make_version):
     """Factory: a stored prediction; the label follows the probability and the threshold."""
     default_version: list[ModelVersion] = []
 
@@ -46,16 +29,15 @@ def make_prediction(stored_version):
         if version is None:
             if not default_version:
                 default_version.append(
-                    ModelVersion.objects.filter(name="v1").first() or stored_version("v1")
+                    ModelVersion.objects.filter(name="v1").first()
+                    or make_version("v1", artifact=False)
                 )
             version = default_version[0]
         prediction = Prediction(
             text=text,
             probability=probability,
             threshold=version.threshold,
-            predicted_label=(
-                Label.DISASTER if probability >= version.threshold else Label.NOT_DISASTER
-            ),
+            predicted_label=Label.for_probability(probability, version.threshold),
             model_version=version,
             source=fields.pop("source", Source.API),
             true_label=true_label,
@@ -69,14 +51,6 @@ def make_prediction(stored_version):
         return prediction
 
     return make
-
-
-@pytest.fixture
-def reviewer(django_user_model):
-    """A staff user in the Reviewers group (created by a data migration)."""
-    user = django_user_model.objects.create_user("rita", password="review-pass-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Reviewers"))
-    return user
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ import pytest
 from django.conf import settings
 
 from predictor import services
-from predictor.active_model import ModelUnavailable, _ActiveModelCache
+from predictor.active_model import _ActiveModelCache
+from predictor.errors import ModelUnavailable
 from predictor.models import ModelVersion
+from predictor.tweets import tweet_clean
 
 pytestmark = pytest.mark.django_db
 
@@ -72,9 +74,15 @@ def test_missing_artifact_is_refused(cache, make_version):
 
 def test_services_use_the_newly_activated_version(make_version):
     make_version("v1")
-    assert services.prediction_create(text="Flood", source="api").model_version.name == "v1"
+    assert (
+        services.prediction_create(tweet=tweet_clean(text="Flood"), source="api").model_version.name
+        == "v1"
+    )
     make_version("v2")
-    assert services.prediction_create(text="Flood", source="api").model_version.name == "v2"
+    assert (
+        services.prediction_create(tweet=tweet_clean(text="Flood"), source="api").model_version.name
+        == "v2"
+    )
 
 
 class _Trap:
@@ -104,7 +112,10 @@ def test_a_file_dropped_into_the_models_directory_is_never_unpickled(cache, make
         cache.get()
     make_version("v1")
     assert cache.get().version.name == "v1"
-    assert services.prediction_create(text="Flood", source="api").model_version.name == "v1"
+    assert (
+        services.prediction_create(tweet=tweet_clean(text="Flood"), source="api").model_version.name
+        == "v1"
+    )
     assert not marker.exists()
 
 

@@ -106,9 +106,9 @@ def test_predictions_cannot_be_added_in_the_admin(admin_client):
 
 
 @pytest.fixture
-def review_mix(make_prediction, stored_version, admin_user):
+def review_mix(make_prediction, make_version, admin_user):
     """Six predictions: two versions, both labels, reviewed right, reviewed wrong, unreviewed."""
-    v2 = stored_version("v2")
+    v2 = make_version("v2", artifact=False)
     now = timezone.now()
     return {
         "said_yes_right": make_prediction(
@@ -257,20 +257,20 @@ def changelist_queries(client, query=None) -> int:
     return len(context.captured_queries)
 
 
-def test_changelist_queries_do_not_grow_with_rows(admin_client, stored_version, admin_user):
-    version = stored_version("v1")
+def test_changelist_queries_do_not_grow_with_rows(admin_client, make_version, admin_user):
+    version = make_version("v1", artifact=False)
     bulk_predictions(version, 5, admin_user)
     few = changelist_queries(admin_client)
     bulk_predictions(version, 400, admin_user)
-    stored_version("v2")
+    make_version("v2", artifact=False)
     assert changelist_queries(admin_client) == few
     assert changelist_queries(admin_client, {"reviewed": "yes"}) == few
 
 
 def test_changelist_with_100k_rows_is_fast_and_bounded(
-    admin_client, stored_version, admin_user, django_assert_max_num_queries
+    admin_client, make_version, admin_user, django_assert_max_num_queries
 ):
-    bulk_predictions(stored_version("v1"), 100_000, admin_user)
+    bulk_predictions(make_version("v1", artifact=False), 100_000, admin_user)
     margin = ordering_param(admin_client.get(CHANGELIST), "margin")  # warms the caches too
     year = timezone.localdate().year
     for query in (
@@ -516,10 +516,17 @@ def test_export_selected_as_csv(admin_client, admin_user, make_prediction, tmp_p
 
 
 def test_version_list_columns_and_live_agreement(
-    admin_client, stored_version, make_prediction, admin_user
+    admin_client, make_version, make_prediction, admin_user
 ):
-    v1 = stored_version("v1", base_rows=7613, feedback_rows=12, train_seconds=41.5)
-    stored_version("v2")
+    v1 = make_version(
+        "v1",
+        base_rows=7613,
+        feedback_rows=12,
+        train_seconds=41.5,
+        metrics={"f1": 0.8, "accuracy": 0.81},
+        artifact=False,
+    )
+    make_version("v2", artifact=False)
     for probability, truth in [(0.9, "disaster"), (0.8, "not_disaster"), (0.1, "not_disaster")]:
         make_prediction(
             probability=probability, version=v1, true_label=truth, reviewed_by=admin_user
@@ -545,12 +552,12 @@ def test_version_list_columns_and_live_agreement(
     assert "7613" in html and "0.800" in html and "0.810" in html
 
 
-def test_version_list_queries_do_not_grow_with_versions(admin_client, stored_version):
-    stored_version("v1")
+def test_version_list_queries_do_not_grow_with_versions(admin_client, make_version):
+    make_version("v1", artifact=False)
     with CaptureQueriesContext(connection) as few:
         admin_client.get(VERSIONS)
     for n in range(2, 12):
-        stored_version(f"v{n}")
+        make_version(f"v{n}", artifact=False)
     with CaptureQueriesContext(connection) as many:
         admin_client.get(VERSIONS)
     assert len(many.captured_queries) == len(few.captured_queries)
@@ -591,11 +598,9 @@ def test_activate_the_active_version_says_so(admin_client, make_version):
     assert "Model v1 is already active." in activate(admin_client, v1).content.decode()
 
 
-def test_activate_with_a_missing_artifact_is_an_error_message_not_a_500(
-    admin_client, make_version, stored_version
-):
+def test_activate_with_a_missing_artifact_is_an_error_message_not_a_500(admin_client, make_version):
     v1 = make_version("v1")
-    broken = stored_version("v9")
+    broken = make_version("v9", artifact=False)
     response = activate(admin_client, broken)
     assert response.status_code == 200
     assert "Could not activate v9: artifact of v9 is missing" in response.content.decode()
@@ -625,10 +630,10 @@ def test_activate_needs_its_own_permission(client, django_user_model, make_versi
     assert ModelVersion.objects.get(is_active=True) == v1
 
 
-def test_versions_are_read_only(admin_client, stored_version, make_prediction):
-    used = stored_version("v1")
+def test_versions_are_read_only(admin_client, make_version, make_prediction):
+    used = make_version("v1", artifact=False)
     make_prediction(version=used)
-    unused = stored_version("v2")
+    unused = make_version("v2", artifact=False)
     assert admin_client.get(reverse("admin:predictor_modelversion_add")).status_code == 403
     page = admin_client.get(reverse("admin:predictor_modelversion_change", args=[used.pk]))
     assert page.status_code == 200

@@ -219,11 +219,11 @@ def test_the_shortcut_script_is_served(admin_client, settings):
 
 
 @pytest.fixture
-def history(make_prediction, stored_version, admin_user):
+def history(make_prediction, make_version, admin_user):
     """v1: 4 predictions (3 reviewed: one true positive, one false positive, one false negative);
     v2: 2 predictions, one reviewed true negative; one v1 prediction from long ago."""
-    v1 = stored_version("v1")
-    v2 = stored_version("v2")
+    v1 = make_version("v1", artifact=False)
+    v2 = make_version("v2", artifact=False)
     now = timezone.now()
     reviewed = {"reviewed_by": admin_user, "reviewed_at": now}
     make_prediction(probability=0.9, version=v1, true_label=Label.DISASTER, **reviewed)

@@ -9,6 +9,7 @@ from django.db import connection
 from predictor import services
 from predictor.backups import BackupError, database_backup
 from predictor.models import Source
+from predictor.tweets import tweet_clean
 
 sqlite_only = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="backup copies SQLite databases"
@@ -19,7 +20,7 @@ sqlite_only = pytest.mark.skipif(
 def stored_predictions(transactional_db, make_version):
     make_version("v1")
     return services.prediction_create_batch(
-        tweets=[services.tweet_clean(text=f"tweet {i}") for i in range(25)], source=Source.BATCH
+        tweets=[tweet_clean(text=f"tweet {i}") for i in range(25)], source=Source.BATCH
     )
 
 

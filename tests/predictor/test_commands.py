@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -40,11 +41,12 @@ def test_retrain_no_activate_keeps_the_current_version(active_version):
     assert ModelVersion.objects.get(is_active=True) == active_version
 
 
-def test_retrain_defaults_to_the_sample_and_says_so(settings):
+@pytest.mark.parametrize("command", ["retrain", "ensure_model"])
+def test_training_on_the_sample_says_so_whoever_asks(settings, caplog, command):
     settings.TRAIN_DATA = ""
-    err = StringIO()
-    call_command("retrain", stdout=StringIO(), stderr=err)
-    assert "bundled sample" in err.getvalue()
+    with caplog.at_level(logging.WARNING, logger="predictor.services"):
+        call_command(command, stdout=StringIO(), stderr=StringIO())
+    assert any("bundled sample" in r.getMessage() for r in caplog.records)
     assert ModelVersion.objects.get().training_data == "sample_tweets.csv"
 
 

@@ -7,48 +7,58 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from predictor import prediction_store
-from predictor.models import Label, Prediction, Source
+from predictor.models import Label, ModelVersion, Prediction, Source
 from predictor.prediction_store import INSERT_FIELDS, predictions_insert, write_turn
+from predictor.tweets import Tweet
 
-MOMENT = datetime(2026, 11, 25, 9, 30, 0, 123456, tzinfo=UTC)
 
-
-def rows(version, count: int, *, version_id: int | None = None) -> list[tuple]:
+def tweets(count: int) -> list[Tweet]:
     return [
-        (
-            f"tweet {i} about a flood",
-            "flood" if i % 2 else "",
-            "Leeds" if i % 3 else "",
-            i / count,
-            Label.DISASTER if i / count >= version.threshold else Label.NOT_DISASTER,
-            version.threshold,
-            version.pk if version_id is None else version_id,
-            Source.BATCH,
-            MOMENT,
-        )
+        Tweet(f"tweet {i} about a flood", "flood" if i % 2 else "", "Leeds" if i % 3 else "")
         for i in range(count)
     ]
 
 
+def insert(version: ModelVersion, count: int) -> list[Prediction]:
+    """`count` tweets with probabilities spread over [0, 1), stored as batch predictions."""
+    return predictions_insert(
+        tweets(count), [i / count for i in range(count)], version=version, source=Source.BATCH
+    )
+
+
 @pytest.mark.django_db
-def test_insert_stores_every_field_and_returns_the_rows_with_their_ids(stored_version):
-    version = stored_version("v1", threshold=0.4)
-    given = rows(version, 5)
-    returned = predictions_insert(given, version=version)
+def test_insert_stores_every_field_and_returns_the_rows_with_their_ids(make_version):
+    version = make_version("v1", threshold=0.4, artifact=False)
+    given, probabilities = tweets(5), [0.0, 0.2, 0.4, 0.6, 0.8]
+    before = timezone.now()
+    returned = predictions_insert(given, probabilities, version=version, source=Source.BATCH)
 
     assert [p.pk for p in returned] == sorted(Prediction.objects.values_list("pk", flat=True))
-    for prediction, row in zip(returned, given, strict=True):
+    for prediction, tweet, probability in zip(returned, given, probabilities, strict=True):
         stored = Prediction.objects.get(pk=prediction.pk)
-        for name, value in zip(INSERT_FIELDS, row, strict=True):
-            expected = version if name == "model_version" else value
-            assert getattr(stored, name) == expected, name
-            assert getattr(prediction, name) == expected, name
+        expected = {
+            "text": tweet.text,
+            "keyword": tweet.keyword,
+            "location": tweet.location,
+            "probability": probability,
+            # At or above the threshold is a disaster: 0.4 itself is one.
+            "predicted_label": Label.DISASTER if probability >= 0.4 else Label.NOT_DISASTER,
+            "threshold": 0.4,
+            "model_version": version,
+            "source": Source.BATCH,
+            "created": returned[0].created,
+        }
+        assert set(expected) == set(INSERT_FIELDS)
+        for name, value in expected.items():
+            assert getattr(stored, name) == value, name
+            assert getattr(prediction, name) == value, name
+        assert before <= stored.created <= timezone.now()
         assert stored.true_label is None and stored.reviewed_by is None
         assert stored.reviewed_at is None
         assert not prediction._state.adding
@@ -56,34 +66,39 @@ def test_insert_stores_every_field_and_returns_the_rows_with_their_ids(stored_ve
 
 @pytest.mark.django_db
 def test_returned_predictions_know_their_version_without_a_query(
-    stored_version, django_assert_num_queries
+    make_version, django_assert_num_queries
 ):
-    version = stored_version("v1")
-    (prediction,) = predictions_insert(rows(version, 1), version=version)
+    version = make_version("v1", artifact=False)
+    (prediction,) = insert(version, 1)
     with django_assert_num_queries(0):
         assert prediction.model_version.name == "v1"
 
 
 @pytest.mark.django_db
-def test_many_rows_go_in_several_statements_in_request_order(stored_version, monkeypatch):
+def test_many_rows_go_in_several_statements_in_request_order(make_version, monkeypatch):
     monkeypatch.setattr(prediction_store, "_ROWS_PER_STATEMENT", 3)
-    version = stored_version("v1")
-    given = rows(version, 10)
-    returned = predictions_insert(given, version=version)
-    assert [p.text for p in returned] == [row[0] for row in given]
+    version = make_version("v1", artifact=False)
+    returned = insert(version, 10)
+    assert [p.text for p in returned] == [t.text for t in tweets(10)]
     stored = Prediction.objects.order_by("pk").values_list("pk", "text")
     assert list(stored) == [(p.pk, p.text) for p in returned]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_statement_stores_none_of_the_batch(stored_version, monkeypatch):
+def test_a_failing_statement_stores_none_of_the_batch(make_version, monkeypatch):
     monkeypatch.setattr(prediction_store, "_ROWS_PER_STATEMENT", 3)
-    version = stored_version("v1")
-    bad = rows(version, 8) + rows(version, 1, version_id=version.pk + 1000)
-    with pytest.raises(IntegrityError):
-        predictions_insert(bad, version=version)
+    version = make_version("v1", artifact=False)
+    # Only the last of three statements fails: PostgreSQL refuses a NUL byte in text; SQLite
+    # stores one, but binds a NaN as NULL, which the probability column refuses.
+    given, probabilities = tweets(9), [0.5] * 9
+    if connection.vendor == "postgresql":
+        given[-1] = Tweet("nul \x00 byte")
+    else:
+        probabilities[-1] = float("nan")
+    with pytest.raises((IntegrityError, ValueError)):
+        predictions_insert(given, probabilities, version=version, source=Source.BATCH)
     assert Prediction.objects.count() == 0
-    predictions_insert(rows(version, 2), version=version)
+    insert(version, 2)
     assert Prediction.objects.count() == 2
 
 
@@ -151,7 +166,7 @@ def test_without_a_lock_file_the_threads_still_take_turns(tmp_path, caplog):
 
 
 @pytest.mark.django_db
-def test_no_turn_is_taken_inside_an_open_transaction(stored_version):
+def test_no_turn_is_taken_inside_an_open_transaction(make_version):
     """The thread may already hold SQLite's write lock there: waiting would be a deadlock."""
     if connection.vendor != "sqlite":
         pytest.skip("the turn is SQLite's")

@@ -72,9 +72,9 @@ def test_reviewed_since_active(make_version, make_prediction, admin_user):
     assert selectors.prediction_reviewed_since_active_count() == (version, 1)
 
 
-def test_live_agreement_is_one_query(stored_version, make_prediction, django_assert_num_queries):
-    v1 = stored_version("v1")
-    stored_version("v2")
+def test_live_agreement_is_one_query(make_version, make_prediction, django_assert_num_queries):
+    v1 = make_version("v1", artifact=False)
+    make_version("v2", artifact=False)
     make_prediction(probability=0.9, version=v1, true_label=Label.DISASTER)
     make_prediction(probability=0.9, version=v1, true_label=Label.NOT_DISASTER)
     make_prediction(probability=0.9, version=v1, true_label=Label.NOT_DISASTER)

@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 from ml.data import DatasetError
 from ml.persistence import ArtifactError
 from predictor import services
-from predictor.active_model import ModelUnavailable
+from predictor.errors import ModelUnavailable
 from predictor.models import Label, ModelVersion, Prediction, Source
+from predictor.tweets import tweet_clean
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,8 @@ def write_csv(path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
 
 def test_prediction_create_stores_what_it_answers(active_version):
     prediction = services.prediction_create(
-        text="  Forest fire near La Ronge Sask. Canada ", keyword="fire", source=Source.API
+        tweet=tweet_clean(text="  Forest fire near La Ronge Sask. Canada ", keyword="fire"),
+        source=Source.API,
     )
     stored = Prediction.objects.get(pk=prediction.pk)
     assert stored.text == "Forest fire near La Ronge Sask. Canada"
@@ -43,52 +45,38 @@ def test_prediction_create_stores_what_it_answers(active_version):
 
 def test_prediction_create_calls_a_wildfire_a_disaster(active_version):
     prediction = services.prediction_create(
-        text="Forest fire near La Ronge Sask. Canada", source=Source.API
+        tweet=tweet_clean(text="Forest fire near La Ronge Sask. Canada"), source=Source.API
     )
     assert prediction.predicted_label == Label.DISASTER
 
 
-@pytest.mark.parametrize(
-    ("fields", "field"),
-    [
-        ({"text": "   "}, "text"),
-        ({"text": "x" * 1001}, "text"),
-        ({"text": "ok", "keyword": "k" * 101}, "keyword"),
-        ({"text": "ok", "location": "l" * 101}, "location"),
-        ({"text": "lone surrogate \ud800"}, "text"),
-        ({"text": "null \x00 byte"}, "text"),
-    ],
-)
-def test_prediction_create_rejects_bad_input_and_stores_nothing(active_version, fields, field):
-    with pytest.raises(services.InvalidTweet) as caught:
-        services.prediction_create(source=Source.API, **fields)
-    assert caught.value.field == field
-    assert Prediction.objects.count() == 0
-
-
 def test_prediction_create_without_a_model_is_unavailable():
     with pytest.raises(ModelUnavailable, match="no model is active"):
-        services.prediction_create(text="Flooding downtown", source=Source.API)
+        services.prediction_create(tweet=tweet_clean(text="Flooding downtown"), source=Source.API)
     assert Prediction.objects.count() == 0
 
 
 def test_prediction_create_batch_keeps_order_and_stores_all(active_version):
     tweets = [
-        services.tweet_clean(text="Forest fire near La Ronge Sask. Canada"),
-        services.tweet_clean(text="I love this new song", keyword="", location="Paris"),
-        services.tweet_clean(text="Evacuation ordered after the flood", keyword="flood"),
+        tweet_clean(text="Forest fire near La Ronge Sask. Canada"),
+        tweet_clean(text="I love this new song", keyword="", location="Paris"),
+        tweet_clean(text="Evacuation ordered after the flood", keyword="flood"),
     ]
     predictions = services.prediction_create_batch(tweets=tweets)
     assert [p.text for p in predictions] == [t.text for t in tweets]
     assert all(p.pk for p in predictions)
     assert Prediction.objects.filter(source=Source.BATCH).count() == 3
-    single = services.prediction_create(text=tweets[1].text, location="Paris", source=Source.API)
+    single = services.prediction_create(
+        tweet=tweet_clean(text=tweets[1].text, location="Paris"), source=Source.API
+    )
     assert predictions[1].probability == pytest.approx(single.probability, abs=1e-6)
 
 
 def test_prediction_relabel_records_reviewer_and_time_and_can_clear(active_version):
     reviewer = get_user_model().objects.create_user("rita")
-    prediction = services.prediction_create(text="Flooding downtown", source=Source.FORM)
+    prediction = services.prediction_create(
+        tweet=tweet_clean(text="Flooding downtown"), source=Source.FORM
+    )
     services.prediction_relabel(prediction=prediction, true_label=Label.DISASTER, reviewer=reviewer)
     prediction.refresh_from_db()
     assert prediction.true_label == Label.DISASTER
@@ -101,7 +89,9 @@ def test_prediction_relabel_records_reviewer_and_time_and_can_clear(active_versi
 
 
 def test_prediction_relabel_rejects_unknown_labels(active_version):
-    prediction = services.prediction_create(text="Flooding downtown", source=Source.FORM)
+    prediction = services.prediction_create(
+        tweet=tweet_clean(text="Flooding downtown"), source=Source.FORM
+    )
     with pytest.raises(ValueError, match="true_label"):
         services.prediction_relabel(prediction=prediction, true_label="maybe", reviewer=None)
 
@@ -134,11 +124,17 @@ def test_model_version_train_uses_reviewed_predictions_and_relabels_win(active_v
         + [("", "", f"huge earthquake destroyed town {i}", 1) for i in range(20)],
     )
     reviewer = get_user_model().objects.create_user("rita")
-    relabeled = services.prediction_create(text="calm sunny day number 3", source=Source.API)
+    relabeled = services.prediction_create(
+        tweet=tweet_clean(text="calm sunny day number 3"), source=Source.API
+    )
     services.prediction_relabel(prediction=relabeled, true_label=Label.DISASTER, reviewer=reviewer)
-    new_text = services.prediction_create(text="Wildfire reaches the suburbs", source=Source.API)
+    new_text = services.prediction_create(
+        tweet=tweet_clean(text="Wildfire reaches the suburbs"), source=Source.API
+    )
     services.prediction_relabel(prediction=new_text, true_label=Label.DISASTER, reviewer=reviewer)
-    services.prediction_create(text="unreviewed tweet stays out", source=Source.API)
+    services.prediction_create(
+        tweet=tweet_clean(text="unreviewed tweet stays out"), source=Source.API
+    )
 
     version = services.model_version_train(data_path=base)
     assert version.feedback_rows == 2
@@ -174,10 +170,52 @@ def test_model_version_train_refuses_unusable_data_and_changes_nothing(
 def test_model_version_activate_switches_atomically(make_version):
     first = make_version("v1")
     second = make_version("v2", activate=False)
-    services.model_version_activate(version=second)
+    services.model_version_activate(version=second, via="test")
     assert list(ModelVersion.objects.filter(is_active=True)) == [second]
-    services.model_version_activate(version=first)
+    services.model_version_activate(version=first, via="test")
     assert list(ModelVersion.objects.filter(is_active=True)) == [first]
+
+
+def test_every_activation_is_on_record_with_who_where_and_the_version_it_replaced(
+    make_version, django_user_model
+):
+    from django.contrib.admin.models import LogEntry
+
+    from predictor.models import ModelActivation
+
+    first = make_version("v1", activate=False)
+    second = make_version("v2", activate=False)
+    operator = django_user_model.objects.create_user("olga", is_staff=True)
+    services.model_version_activate(version=first, via="command")
+    services.model_version_activate(version=second, user=operator, via="admin", reason="better")
+    services.model_version_activate(version=second, via="command")  # already active: no record
+
+    history = list(ModelActivation.objects.order_by("created", "id"))
+    assert [(a.version, a.previous, a.user, a.via, a.reason) for a in history] == [
+        (first, None, None, "command", ""),
+        (second, first, operator, "admin", "better"),
+    ]
+    # A person's activation is also in the version's admin history.
+    (entry,) = LogEntry.objects.filter(object_id=str(second.pk))
+    assert (entry.user, entry.get_change_message()) == (operator, "Activated (was v1).")
+
+
+def test_training_records_its_activation_and_refreshes_the_planner_statistics(active_version):
+    from django.db import connection
+
+    from predictor.models import ModelActivation
+
+    if connection.vendor == "sqlite":
+        services.prediction_create(tweet=tweet_clean(text="Flood"), source=Source.API)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM sqlite_stat1")
+    version = services.model_version_train(data_path=settings.SAMPLE_TRAIN_DATA)
+    latest = ModelActivation.objects.latest()
+    assert (latest.version, latest.previous, latest.via) == (version, active_version, "retrain")
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'predictor_prediction'")
+            assert cursor.fetchone()[0] > 0
 
 
 def test_model_version_activate_refuses_a_tampered_or_missing_artifact(make_version):
@@ -188,10 +226,10 @@ def test_model_version_activate_refuses_a_tampered_or_missing_artifact(make_vers
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="SHA-256"):
-        services.model_version_activate(version=bad)
+        services.model_version_activate(version=bad, via="test")
     path.unlink()
     with pytest.raises(ArtifactError, match="missing"):
-        services.model_version_activate(version=bad)
+        services.model_version_activate(version=bad, via="test")
     assert ModelVersion.objects.get(is_active=True) == good
 
 

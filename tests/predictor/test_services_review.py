@@ -84,24 +84,24 @@ def test_an_unknown_label_changes_nothing(make_prediction, admin_user):
 
 
 @pytest.mark.django_db
-def test_statistics_refresh_lets_sqlite_read_the_queue_through_its_own_index(stored_version):
+def test_statistics_refresh_lets_sqlite_read_the_queue_through_its_own_index(make_version):
     from django.db import connection
-    from django.utils import timezone
 
     from predictor.prediction_store import predictions_insert
     from predictor.selectors import prediction_order_by_uncertainty
+    from predictor.tweets import Tweet
 
     if connection.vendor != "sqlite":
         assert services.database_statistics_refresh() is False
         return
-    version = stored_version("v1")
-    now = timezone.now()
+    version = make_version("v1", artifact=False)
     for chunk in range(20):
-        rows = [
-            (f"t{chunk}-{i}", "", "", (i % 97) / 97, Label.DISASTER, 0.5, version.pk, "api", now)
-            for i in range(1000)
-        ]
-        predictions_insert(rows, version=version)
+        predictions_insert(
+            [Tweet(f"t{chunk}-{i}") for i in range(1000)],
+            [(i % 97) / 97 for i in range(1000)],
+            version=version,
+            source="api",
+        )
     Prediction.objects.filter(pk__lte=12_000).update(true_label=Label.DISASTER)
     queue = prediction_order_by_uncertainty(Prediction.objects.filter(true_label__isnull=True))
     sql, params = queue[:1].query.sql_with_params()

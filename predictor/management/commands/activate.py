@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ml.persistence import ArtifactError
 from predictor import selectors, services
-from predictor.artifact_store import artifact_local_file
+from predictor.artifact_store import artifact_verify
 from predictor.models import ModelVersion
 
 
@@ -28,9 +28,9 @@ class Command(BaseCommand):
             raise CommandError(f"no model version is called {version!r}") from None
         try:
             if dry_run:
-                artifact_local_file(model_version)
+                artifact_verify(model_version)
             else:
-                services.model_version_activate(version=model_version)
+                services.model_version_activate(version=model_version, via="command")
         except ArtifactError as exc:
             raise CommandError(f"{exc}; nothing changed") from None
         if dry_run:

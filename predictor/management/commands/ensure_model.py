@@ -32,11 +32,3 @@ class Command(BaseCommand):
                 f"(validation f1={version.metrics['f1']:.3f})."
             )
         )
-        if services.is_sample_data(path):
-            self.stdout.write(
-                self.style.WARNING(
-                    "This first model learned from the small bundled sample only. "
-                    "Train on the real data with: "
-                    "make retrain DATA=/path/to/train.csv (or set TRAIN_DATA before make run)."
-                )
-            )

@@ -9,7 +9,6 @@ from django.core.management.base import BaseCommand, CommandError
 from ml.data import DatasetError
 from ml.persistence import ArtifactError
 from predictor import selectors, services
-from predictor.active_model import ModelUnavailable
 from predictor.management.metrics_line import metrics_line
 from predictor.models import ModelVersion
 
@@ -35,19 +34,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, data: Path, version_name: str | None, as_json: bool, **options) -> None:
-        try:
-            if version_name:
+        if version_name:
+            try:
                 version = selectors.model_version_get(name=version_name)
-            else:
-                version = selectors.model_version_active()
+            except ModelVersion.DoesNotExist:
+                raise CommandError(f"no model version named {version_name!r}") from None
+        else:
+            version = selectors.model_version_active()
             if version is None:
-                raise ModelUnavailable("no model is active: run `manage.py retrain` first")
+                raise CommandError("no model is active: run `manage.py retrain` first")
+        try:
             metrics = services.model_version_evaluate(data_path=data, version=version)
-        except ModelVersion.DoesNotExist:
-            raise CommandError(f"no model version named {version_name!r}") from None
-        except DatasetError as exc:
-            raise CommandError(str(exc)) from None
-        except (ModelUnavailable, ArtifactError) as exc:
+        except (DatasetError, ArtifactError) as exc:
             raise CommandError(str(exc)) from None
         if as_json:
             figures = {

@@ -5,8 +5,9 @@ from argparse import ArgumentParser
 from django.core.management.base import BaseCommand, CommandError
 
 from predictor import services
-from predictor.active_model import ModelUnavailable
+from predictor.errors import ModelUnavailable
 from predictor.models import Source
+from predictor.tweets import InvalidTweet, tweet_clean
 
 
 class Command(BaseCommand):
@@ -19,11 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, text: str, keyword: str, location: str, **options) -> None:
         try:
-            prediction = services.prediction_create(
-                text=text, keyword=keyword, location=location, source=Source.COMMAND
-            )
-        except services.InvalidTweet as exc:
+            tweet = tweet_clean(text=text, keyword=keyword, location=location)
+        except InvalidTweet as exc:
             raise CommandError(str(exc)) from None
+        try:
+            prediction = services.prediction_create(tweet=tweet, source=Source.COMMAND)
         except ModelUnavailable as exc:
             raise CommandError(f"{exc}: run `manage.py retrain` first") from None
         self.stdout.write(

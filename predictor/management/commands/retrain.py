@@ -35,19 +35,12 @@ class Command(BaseCommand):
     def handle(
         self, *args, data: Path | None, no_feedback: bool, activate: bool, **options
     ) -> None:
-        path = data or services.default_training_data()
-        if services.is_sample_data(path):
-            self.stderr.write(
-                "Training on the small bundled sample (data/sample_tweets.csv). For a real model: "
-                "manage.py retrain --data /path/to/train.csv (or set TRAIN_DATA)."
-            )
         try:
             version = services.model_version_train(
-                data_path=path, include_feedback=not no_feedback, activate=activate
+                data_path=data, include_feedback=not no_feedback, activate=activate
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from None
-        services.database_statistics_refresh()
         state = "activated" if version.is_active else "stored (not active)"
         self.stdout.write(
             self.style.SUCCESS(

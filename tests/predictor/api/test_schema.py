@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from predictor.api.serializers import FIELD_PATTERN, PYTHON_WHITESPACE, TEXT_PATTERN
-from predictor.services import InvalidTweet, tweet_clean
+from predictor.tweets import InvalidTweet, tweet_clean
 from tests.predictor.strategies import any_text
 
 

@@ -1,7 +1,9 @@
-"""The plain validation functions answer exactly what DRF's serializers would."""
+"""The serializers' fast functions answer exactly what DRF's machinery would, with exactly the
+declared fields (the schema)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,14 +11,17 @@ from rest_framework import serializers
 
 from predictor.api.serializers import (
     BATCH_MAX_ITEMS,
+    BatchResultSerializer,
+    BatchSerializer,
+    PredictionHistorySerializer,
+    PredictionSerializer,
     TweetSerializer,
-    tweets_from_json,
 )
-from predictor.services import Tweet
+from predictor.tweets import Tweet
 
 
 class ListFieldBatch(serializers.Serializer):
-    """The batch body as a DRF ListField of tweets: the error shape tweets_from_json keeps."""
+    """The batch body as a DRF ListField of tweets: the error shape BatchSerializer.parse keeps."""
 
     items = serializers.ListField(
         child=TweetSerializer(), min_length=1, max_length=BATCH_MAX_ITEMS, allow_empty=False
@@ -58,11 +63,45 @@ def test_batch_errors_are_the_list_fields(body):
     expected = ListFieldBatch(data=body)
     assert not expected.is_valid()
     with pytest.raises(serializers.ValidationError) as caught:
-        tweets_from_json(body)
+        BatchSerializer.parse(body)
     assert as_json(caught.value.detail) == as_json(expected.errors)
 
 
 def test_a_valid_batch_gives_the_cleaned_tweets_in_order():
     body = {"items": [{"text": " Flood "}, {"text": "fire", "keyword": None, "location": "Oslo"}]}
-    assert tweets_from_json(body) == [Tweet("Flood"), Tweet("fire", "", "Oslo")]
+    assert BatchSerializer.parse(body) == [Tweet("Flood"), Tweet("fire", "", "Oslo")]
     assert ListFieldBatch(data=body).is_valid()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "serializer", [PredictionSerializer, PredictionHistorySerializer], ids=lambda s: s.__name__
+)
+def test_the_fast_answer_has_exactly_the_declared_fields_in_order(
+    serializer, active_version, django_user_model
+):
+    from predictor import services
+    from predictor.models import Label, Prediction, Source
+
+    (prediction,) = services.prediction_create_batch(tweets=[Tweet("Flood", "flood", "Leeds")])
+    reviewer = django_user_model.objects.create_user("rita")
+    services.prediction_relabel(prediction=prediction, true_label=Label.DISASTER, reviewer=reviewer)
+    stored = Prediction.objects.select_related("model_version", "reviewed_by").get()
+    answer = serializer.represent(stored)
+    assert list(answer) == list(serializer().fields)
+    assert serializer(stored).data == answer
+    assert stored.source == Source.BATCH
+
+
+@pytest.mark.django_db
+def test_the_batch_answer_has_exactly_the_declared_fields(active_version):
+    from predictor import services
+
+    predictions = services.prediction_create_batch(tweets=[Tweet("Flood"), Tweet("Sunny day")])
+    answer = BatchResultSerializer.represent(predictions)
+    assert list(answer) == list(BatchResultSerializer().fields)
+    assert answer["results"] == [PredictionSerializer.represent(p) for p in predictions]
+
+
+def test_a_tweet_s_declared_fields_are_the_tweet_s():
+    assert list(TweetSerializer().fields) == [f.name for f in dataclasses.fields(Tweet)]

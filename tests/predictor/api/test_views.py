@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from predictor import services
 from predictor.models import Label, Prediction, Source
+from predictor.tweets import tweet_clean
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +37,8 @@ def staff_api(django_user_model):
     return client
 
 
-def stored(**fields) -> Prediction:
-    defaults = {"source": Source.API}
-    return services.prediction_create(**{**defaults, **fields})
+def stored(*, source: str = Source.API, **fields) -> Prediction:
+    return services.prediction_create(tweet=tweet_clean(**fields), source=source)
 
 
 # --- POST /api/predictions/ -------------------------------------------------------------------
@@ -290,9 +290,7 @@ def test_history_bad_filters_are_400(staff_api, active_version, query):
 
 
 def test_history_is_paginated(staff_api, active_version):
-    services.prediction_create_batch(
-        tweets=[services.tweet_clean(text=f"tweet {i}") for i in range(60)]
-    )
+    services.prediction_create_batch(tweets=[tweet_clean(text=f"tweet {i}") for i in range(60)])
     body = staff_api.get("/api/predictions/").json()
     assert body["count"] == 60 and len(body["results"]) == 50 and body["next"]
 

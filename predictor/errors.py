@@ -1,0 +1,31 @@
+"""Why a request that is fine cannot be served now, and the one mapping from such failures to the
+message a caller reads: the API's exception handler and the pages' middleware both use it."""
+
+from __future__ import annotations
+
+from django.db import InternalError, OperationalError
+
+# SQLite raises OperationalError for all of these; PostgreSQL raises InternalError for a write to
+# a read-only (standby) database and OperationalError for a full disk or a lost connection.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InternalError)
+
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The database cannot take this request right now (it may be locked, read-only or full); "
+    "nothing was stored. Please try again in a minute."
+)
+
+
+class ModelUnavailable(Exception):
+    """No model can serve predictions right now; the message says why."""
+
+
+def unavailable_reason(exc: BaseException) -> tuple[str, str] | None:
+    """(code, message for the caller) when `exc` means "not now" (503), else None.
+
+    A database's own words can name files and hosts: they go to the log, never to the caller.
+    """
+    if isinstance(exc, ModelUnavailable):
+        return "model_unavailable", str(exc)
+    if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        return "database_unavailable", DATABASE_UNAVAILABLE_MESSAGE
+    return None

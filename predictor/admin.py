@@ -264,17 +264,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     ]
     actions = ["activate"]
     fields = [
-        "name",
-        "created",
-        "is_active",
-        "activated_at",
-        "threshold",
-        "metrics",
-        "base_rows",
-        "feedback_rows",
-        "training_data",
-        "train_seconds",
-        "library_versions",
+        *ModelVersion.RECORD_FIELDS,
         "artifact_path",
         "sha256",
         "predictions_made",

@@ -58,6 +58,21 @@ class ModelVersion(models.Model):
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
 
+    # What a version's record shows, in the API and at the top of its admin page.
+    RECORD_FIELDS = (
+        "name",
+        "created",
+        "is_active",
+        "activated_at",
+        "threshold",
+        "base_rows",
+        "feedback_rows",
+        "training_data",
+        "metrics",
+        "train_seconds",
+        "library_versions",
+    )
+
     class Meta:
         ordering = ["-created"]
         constraints = [

@@ -247,17 +247,5 @@ class RelabelSerializer(serializers.Serializer):
 class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
-        fields = [
-            "name",
-            "created",
-            "is_active",
-            "activated_at",
-            "threshold",
-            "base_rows",
-            "feedback_rows",
-            "training_data",
-            "metrics",
-            "train_seconds",
-            "library_versions",
-        ]
+        fields = list(ModelVersion.RECORD_FIELDS)
         read_only_fields = fields

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 
 from ml.persistence import ArtifactError
 from predictor import admin_views, selectors, services
-from predictor.models import Label, ModelVersion, Prediction, prediction_margin
+from predictor.models import Label, ModelActivation, ModelVersion, Prediction, prediction_margin
 
 admin.site.site_header = "Disaster Tweets administration"
 admin.site.site_title = "Disaster Tweets admin"
@@ -355,3 +355,28 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         was = f" (was {previous})" if previous else ""
         self.message_user(request, f"Activated model {version}{was}.", messages.SUCCESS)
+
+
+@admin.register(ModelActivation)
+class ModelActivationAdmin(admin.ModelAdmin):
+    """Which version was live when: every activation and rollback, newest first (read-only)."""
+
+    list_display = ["created", "version", "previous", "user", "via", "reason"]
+    list_filter = ["via"]
+    list_select_related = ["version", "previous", "user"]
+    date_hierarchy = "created"
+    fields = list_display
+    readonly_fields = list_display
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # recorded by services.model_version_activate only
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: ModelActivation | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ModelActivation | None = None
+    ) -> bool:
+        return False

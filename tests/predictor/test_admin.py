@@ -585,6 +585,18 @@ def test_activate_an_older_version_and_back(admin_client, admin_user, make_versi
     activate(admin_client, v2)
     assert ModelVersion.objects.get(is_active=True) == v2
 
+    history = admin_client.get(reverse("admin:predictor_modelactivation_changelist"))
+    rows = [
+        [cell.strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", history.content.decode(), re.S)[1:]
+    ]
+    # Newest first: back to v2, then v1 replacing v2, then each version's own activation.
+    assert [row[1:5] for row in rows[:2]] == [
+        ["v2", "v1", admin_user.username, "admin"],
+        ["v1", "v2", admin_user.username, "admin"],
+    ]
+    assert len(rows) == 4
+
 
 def test_activate_needs_exactly_one_version(admin_client, make_version):
     v1, v2 = make_version("v1"), make_version("v2")

@@ -11,9 +11,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
 # The pinned requirements as binary wheels (no compiler anywhere). Then drop what only building or
-# testing needs: the test suites the packages ship (numpy's, scipy's and scikit-learn's are 65 MB),
-# C and Cython sources, headers and type stubs, translations (the service speaks English only: no
-# LocaleMiddleware, LANGUAGE_CODE en-us), pip and setuptools. This keeps the image under 450 MB.
+# testing needs: the test suites the packages ship (numpy's, scipy's and scikit-learn's are the
+# largest), C and Cython sources, headers and type stubs, translations (the service speaks English
+# only: no LocaleMiddleware, LANGUAGE_CODE en-us), pip and setuptools: a much smaller image
+# (its size: docs/performance.md, make container-test).
 RUN /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt \
  && site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
  && find "$site" -depth -type d -name tests -exec rm -rf {} + \

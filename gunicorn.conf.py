@@ -9,8 +9,8 @@ bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
 # Two processes (one per core) with 8 threads each, measured with `make bench-workers` (32 clients,
 # SQLite, bench/results-workers.md). Once SQLite writers queued on a lock instead of sleeping in
-# its busy handler (predictor/prediction_store.py), sync:2 702 req/s, gthread:2:8 665,
-# gthread:3:4 826: equal within this machine's noise. gthread stays: its threads keep client
+# its busy handler (predictor/prediction_store.py), sync and gthread workers measured equal
+# within this machine's noise (docs/performance.md). gthread stays: its threads keep client
 # connections alive, and a slow client or a long request (a 1,000-item batch, a CSV export)
 # holds one thread, not a whole worker, so /readyz still answers beside it.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -19,8 +19,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 
 # Load Django, the views with scikit-learn and XGBoost, and the active model once, in the master
 # (see when_ready); the workers fork with all of it and share those pages copy-on-write, and
-# answer their first request at once. Measured in the container, 2 workers, after 30 predictions
-# and 30 readiness probes (sum of PSS): 203 MB this way, 298 MB without preload_app, 309 MB with
+# answer their first request at once. Measured in the container (sum of PSS,
+# docs/performance.md): clearly less memory this way than without preload_app, or with
 # preload_app alone (then each worker imports the views and the ML stack itself).
 preload_app = True
 

@@ -17,11 +17,10 @@ from ml.tfidf import CachedTfidfVectorizer
 TEXT, KEYWORD, LOCATION = 0, 1, 2
 
 # Chosen by 5-fold cross-validation of the whole training procedure on the full data set
-# (python -m ml.benchmark --cv-folds 5): F1 0.774 +- 0.013 with these settings (0.773 with the
-# 1000 best features for XGBoost rather than the best 2%), against 0.769 for the linear model
-# alone, 0.769 for an even vote, 0.767-0.769 for shorter or deeper boosting; C=2 and C=4 did
-# worse than C=1. Differences this small are within fold-to-fold noise, so the more
-# regularised choice was kept where it was close.
+# (python -m ml.benchmark --cv-folds 5; the figures are in docs/model.md): the alternatives
+# (the 1000 best features for XGBoost rather than the best 2%, the linear model alone, an even
+# vote, shorter or deeper boosting, C=2 or 4) did no better, within fold-to-fold noise, so the
+# more regularised choice was kept where it was close.
 LINEAR_C = 1.0
 TREE_WEIGHT = 0.3
 TREE_FEATURE_PERCENT = 2

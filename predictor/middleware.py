@@ -91,7 +91,7 @@ class StaticCSPMiddleware(CSPMiddleware):
     """django-csp's middleware, with the policy header built once rather than per response.
 
     django-csp rebuilds both headers from the settings on every response (`build_policy` twice,
-    ~8% of an API prediction's time in bench/profile_request.py). This site's policy is static:
+    a visible share of an API prediction in bench/profile_request.py). This site's policy is static:
     while a response asks for nothing of its own (no nonce used, no per-view decorator, no
     excluded prefixes configured), the headers built from the current settings are reused;
     anything else goes through django-csp unchanged.

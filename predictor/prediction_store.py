@@ -5,8 +5,8 @@ Both come from profiles (bench/profile_request.py, bench/results.md). `Model.sav
 `bulk_create()` spent more time preparing values than the database spent writing them, and
 `bulk_create()` cut 1,000 rows into 13 statements (Django assumes SQLite's old 999-variable
 limit). Under 32 concurrent clients, writers that found SQLite's write lock taken slept in its
-busy handler (1, 2, 5, 10... ms) while the lock stood free: the CPU idled and the p99 reached
-~700 ms. Here a writer waits on a lock that wakes it the moment the previous one is done: a
+busy handler (1, 2, 5, 10... ms) while the lock stood free: the CPU idled and the p99 soared
+(docs/performance.md has the figures). Here a writer waits on a lock that wakes it the moment the previous one is done: a
 `threading.Lock` for the threads of this process, `flock` on `<database>.write-lock` for the
 other processes (gunicorn workers, management commands).
 """

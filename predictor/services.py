@@ -201,9 +201,9 @@ def database_statistics_refresh(*, using: str = "default") -> bool:
     """Refresh SQLite's query-planner statistics (ANALYZE); True when it ran.
 
     Without them SQLite reads the review queue through the (true_label, created) index and sorts
-    every unreviewed row: 35-45 ms per item at 100k rows against 1.1 ms through the queue's own
-    partial index, which it picks once ANALYZE has run (48 ms for 100k rows). Run after each
-    migrate (every start) and each retrain. PostgreSQL's autovacuum keeps its own statistics.
+    every unreviewed row, many times slower than through the queue's own partial index, which it
+    picks once ANALYZE has run (docs/performance.md). Run after each migrate (every start) and
+    each training. PostgreSQL's autovacuum keeps its own statistics.
     """
     connection = connections[using]
     if connection.vendor != "sqlite":

@@ -13,8 +13,8 @@ class PredictionRateThrottle(AnonRateThrottle):
     """PREDICTION_THROTTLE_RATE per client address for anonymous callers; "none" disables it.
 
     A fixed-window counter (one atomic `incr` per call) rather than DRF's default sliding log,
-    which reads and rewrites the whole list of recent timestamps on every request (~0.3 ms of a
-    ~1 ms request, measured with bench/profile_request.py). The cost: a client may send up to
+    which reads and rewrites the whole list of recent timestamps on every request (a large part
+    of a prediction's time in bench/profile_request.py; docs/performance.md). The cost: a client may send up to
     twice the rate across a window boundary.
     """
 

@@ -2,9 +2,10 @@
 
 `Booster.inplace_predict` has a fixed cost per call however small the input (argument checks,
 a C call, array conversion); walking every tree at once with numpy over one feature row costs a
-fraction of it (docs/performance.md). The arrays come from the booster's own JSON model, and XGBoost's rules
-are kept: features compared as float32 with `value < split`, a missing value follows the node's
-default direction. tests/ml/test_tree_ensemble.py checks the margins against XGBoost's.
+fraction of it (docs/performance.md). The arrays come from the booster's own JSON model, and
+XGBoost's rules are kept: features compared as float32 with `value < split`, a missing value
+follows the node's default direction. tests/ml/test_tree_ensemble.py checks the margins against
+XGBoost's.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ Both come from profiles (bench/profile_request.py, bench/results.md). `Model.sav
 `bulk_create()` cut 1,000 rows into 13 statements (Django assumes SQLite's old 999-variable
 limit). Under 32 concurrent clients, writers that found SQLite's write lock taken slept in its
 busy handler (1, 2, 5, 10... ms) while the lock stood free: the CPU idled and the p99 soared
-(docs/performance.md has the figures). Here a writer waits on a lock that wakes it the moment the previous one is done: a
-`threading.Lock` for the threads of this process, `flock` on `<database>.write-lock` for the
-other processes (gunicorn workers, management commands).
+(docs/performance.md has the figures). Here a writer waits on a lock that wakes it the moment
+the previous one is done: a `threading.Lock` for the threads of this process, `flock` on
+`<database>.write-lock` for the other processes (gunicorn workers, management commands).
 """
 
 from __future__ import annotations

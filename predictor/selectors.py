@@ -339,8 +339,8 @@ def prediction_created_periods(
 
     What `QuerySet.datetimes("created", kind)` answers, but with one EXISTS range probe on the
     `created` index per candidate period instead of a date function on every row (on SQLite a
-    Python function, slow at 100,000 rows, for the admin's date hierarchy; docs/performance.md). None when the
-    range holds more than `max_periods` candidates.
+    Python function, slow at 100,000 rows, for the admin's date hierarchy; docs/performance.md).
+    None when the range holds more than `max_periods` candidates.
     """
     predictions = predictions.order_by()
     bounds = predictions.aggregate(first=Min("created"), last=Max("created"))

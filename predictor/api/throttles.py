@@ -14,8 +14,8 @@ class PredictionRateThrottle(AnonRateThrottle):
 
     A fixed-window counter (one atomic `incr` per call) rather than DRF's default sliding log,
     which reads and rewrites the whole list of recent timestamps on every request (a large part
-    of a prediction's time in bench/profile_request.py; docs/performance.md). The cost: a client may send up to
-    twice the rate across a window boundary.
+    of a prediction's time in bench/profile_request.py; docs/performance.md). The cost: a client
+    may send up to twice the rate across a window boundary.
     """
 
     scope = "predictions"

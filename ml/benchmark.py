@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model = train(data, seed=args.seed, n_jobs=args.n_jobs)
     print(f"rows                {len(data)}")
-    print(f"train seconds       {model.train_seconds:.1f} (validation fit + refit on all rows)")
-    print(f"validation          {_metrics_line(model.validation)}")
+    print(f"train seconds       {model.train_seconds:.1f} (out-of-fold fits + refit on all rows)")
+    print(f"validation          {_metrics_line(model.validation)} out-of-fold")
 
     with tempfile.TemporaryDirectory() as directory:
         artifact = save(model, directory, "benchmark")
@@ -90,7 +90,7 @@ def _time_batch(model: TrainedModel, data: Dataset) -> None:
 
 
 def _cross_validate(data: Dataset, *, folds: int, seed: int, n_jobs: int) -> None:
-    """Train (split, threshold, refit) on k-1 folds and score the held-out fold, k times."""
+    """Train (out-of-fold threshold, refit) on k-1 folds and score the held-out fold, k times."""
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     rows = data.rows()
     results = []

@@ -6,11 +6,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_validation_f1_is_at_least_076(shared_model):
+def test_out_of_fold_f1_is_at_least_075(shared_model):
     validation = shared_model.validation
 
-    assert validation.f1 >= 0.76
-    assert validation.n == pytest.approx(0.2 * shared_model.n_rows, abs=1)
+    # Grouped out-of-fold F1 was 0.769 when measured; the old ungrouped 80/20 split, with
+    # near-duplicates on both sides, gave 0.786 for the same model.
+    assert validation.f1 >= 0.75
+    assert validation.n == shared_model.n_rows
     assert 0.3 <= shared_model.threshold <= 0.7
 
 

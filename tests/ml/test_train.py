@@ -6,9 +6,10 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from ml.data import Dataset, DatasetError
-from ml.evaluate import Metrics
+from ml.evaluate import Metrics, evaluate
+from ml.groups import group_ids
 from ml.model import TrainedModel
-from ml.train import train
+from ml.train import out_of_fold_splits, train
 
 
 def test_sample_model_has_a_threshold_metrics_and_provenance(sample_model, sample_data):
@@ -17,7 +18,8 @@ def test_sample_model_has_a_threshold_metrics_and_provenance(sample_model, sampl
     assert 0 < sample_model.threshold < 1
     assert isinstance(sample_model.validation, Metrics)
     assert sample_model.validation.threshold == sample_model.threshold
-    assert sample_model.validation.n == pytest.approx(0.2 * len(sample_data), abs=1)
+    # Out-of-fold: every row is scored once, by a model fitted on the other folds.
+    assert sample_model.validation.n == len(sample_data)
     assert sample_model.validation.roc_auc is not None
     assert sample_model.n_rows == len(sample_data)
     assert sample_model.train_seconds > 0
@@ -73,7 +75,7 @@ def test_tiny_data_sets_train(sample_data, n_rows):
 
     assert 0 < model.threshold < 1
     assert model.n_rows == n_rows
-    assert model.validation.n >= 2
+    assert model.validation.n == n_rows
     assert 0 <= model.predict_one("Flash flood warning for the county") <= 1
 
 
@@ -89,6 +91,43 @@ def test_data_too_poor_to_build_a_vocabulary_is_a_dataset_error():
         train(Dataset.from_rows(rows), n_jobs=1)
 
 
-def test_validation_size_must_be_a_fraction(sample_data):
-    with pytest.raises(ValueError, match="validation_size"):
-        train(sample_data, validation_size=1.0)
+def test_folds_must_be_at_least_two(sample_data):
+    with pytest.raises(ValueError, match="folds"):
+        train(sample_data, folds=1)
+
+
+def test_validation_is_out_of_fold_so_below_the_fit_on_its_own_rows(sample_model, sample_data):
+    fitted = evaluate(sample_model, sample_data)
+
+    # Scored in-sample, the final model would look near perfect; out-of-fold it cannot.
+    assert sample_model.validation.f1 < fitted.f1 - 0.05
+
+
+@pytest.mark.parametrize("n_rows", [209, 40, 12])
+def test_out_of_fold_splits_predict_each_row_once_and_keep_copies_together(sample_data, n_rows):
+    rows = sample_data.rows()[:n_rows]
+    # Copies of the first tweets, differing only in a link and a number.
+    copies = [(f"{row[0]} http://t.co/{i} {i}", *row[1:]) for i, row in enumerate(rows[:6])]
+    data = Dataset.from_rows(rows + copies)
+    groups = group_ids(data.text)
+    target = np.asarray(data.target)
+
+    splits = out_of_fold_splits(data, seed=3)
+
+    predicted = np.concatenate([predict for _, predict in splits])
+    assert sorted(predicted.tolist()) == list(range(len(data)))
+    for fit, predict in splits:
+        assert not set(groups[fit].tolist()) & set(groups[predict].tolist())
+        assert set(target[fit].tolist()) == {0, 1}
+    assert len(splits) == 3
+
+
+def test_two_rows_of_a_class_give_two_folds_each_fitting_on_both_classes():
+    rows = [("fire", "", "", 1), ("Fire!", "", "", 1), ("cake", "", "", 0), ("tea", "", "", 0)]
+
+    splits = out_of_fold_splits(Dataset.from_rows(rows), seed=3)
+
+    # Keeping the two copies of "fire" together would leave a fold with no positive to fit on.
+    assert len(splits) == 2
+    for fit, _ in splits:
+        assert sorted(rows[i][3] for i in fit) == [0, 1]

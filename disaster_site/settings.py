@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -221,24 +222,16 @@ CONTENT_SECURITY_POLICY = {
 }
 # --- end of login protection and Content-Security-Policy ---------------------------------------
 
-LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
-USE_I18N = True
-USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
-}
+# Django's storages, except that without DEBUG static files are the hashed, compressed copies
+# collectstatic wrote (WhiteNoise).
+STORAGES = {**global_settings.STORAGES}
+if not DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -309,8 +302,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "predictor.api.schema.query_parameters_as_parsed",
     ],
+    # One schema name for the label choices, which several API fields share (else warning
+    # drf_spectacular.W001, which check --deploy reports too).
+    "ENUM_NAME_OVERRIDES": {"LabelEnum": "predictor.models.Label"},
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -321,6 +316,8 @@ SPECTACULAR_SETTINGS = {
 # Plain HTTP by default, as `make serve` on loopback needs. In production the app sits behind a
 # TLS-terminating proxy (Caddy, see deploy/): set BEHIND_TLS_PROXY=1 and every HTTPS-only setting
 # below turns on, so `manage.py check --deploy` is clean. Each one can still be set on its own.
+# The other headers check --deploy asks for (nosniff, DENY framing, same-origin referrer and
+# opener policies, HttpOnly session cookie) are Django's defaults.
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 if BEHIND_TLS_PROXY:
     # Trust the proxy's X-Forwarded-Proto. Safe only because the app's port is reachable from the
@@ -341,17 +338,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHI
 # reminder about it is silenced only while it is off.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-# Django's defaults, stated because check --deploy relies on them: nosniff, DENY framing,
-# same-origin referrer and opener policies, HttpOnly session cookie.
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SESSION_COOKIE_HTTPONLY = True
 # collectstatic keeps only the hashed, compressed copies ({% static %} asks for those): half the
 # image's static files.
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
-# check --deploy runs drf-spectacular's schema checks too: one schema name for the label choices,
-# which several API fields share (else warning drf_spectacular.W001).
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"LabelEnum": "predictor.models.Label"}
 # --- end of deployment security ----------------------------------------------------------------

@@ -68,6 +68,11 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
 
 
+# Core
+# -------------------------------------------------------------------------------------------------
+# DATA_DIR holds all writable state: the SQLite database and the model artifacts.
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
@@ -84,21 +89,6 @@ ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "127.0.0.1,localhost"
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-
-# DATA_DIR holds all writable state: the SQLite database and the model artifacts.
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
-MODELS_DIR = DATA_DIR / "models"
-# The base training data: TRAIN_DATA when set, else the small sample shipped in the repository.
-SAMPLE_TRAIN_DATA = BASE_DIR / "data" / "sample_tweets.csv"
-TRAIN_DATA = env_str("TRAIN_DATA")
-# Where model artifacts are shared from: "filesystem" (DATA_DIR/models only) or "database" (the
-# bytes also go into the database, so every instance sharing it can load any version; the local
-# directory is then a verified cache). Default: database when DATABASE_URL is set.
-MODEL_STORE = env_str("MODEL_STORE", "database" if env_str("DATABASE_URL") else "filesystem")
-if MODEL_STORE not in {"filesystem", "database"}:
-    raise ImproperlyConfigured(f"MODEL_STORE must be filesystem or database, not {MODEL_STORE!r}")
-# How often (seconds) a process checks whether another process activated a new model version.
-ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1.0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -134,6 +124,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "disaster_site.urls"
+WSGI_APPLICATION = "disaster_site.wsgi.application"
 
 TEMPLATES = [
     {
@@ -150,10 +141,26 @@ TEMPLATES = [
     },
 ]
 
-WSGI_APPLICATION = "disaster_site.wsgi.application"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
 
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Django's storages, except that without DEBUG static files are the hashed, compressed copies
+# collectstatic wrote (WhiteNoise).
+STORAGES = {**global_settings.STORAGES}
+if not DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+# collectstatic keeps only the hashed, compressed copies ({% static %} asks for those): half the
+# image's static files.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Database
+# -------------------------------------------------------------------------------------------------
 # SQLite in DATA_DIR by default; DATABASE_URL (e.g. postgres://...) selects another database.
-_SQLITE_PATH = DATA_DIR / "db.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {
@@ -163,7 +170,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": _SQLITE_PATH,
+            "NAME": DATA_DIR / "db.sqlite3",
             "CONN_MAX_AGE": None,
             "OPTIONS": {
                 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
@@ -181,6 +188,25 @@ else:
         }
     }
 
+
+# Cache
+# -------------------------------------------------------------------------------------------------
+# Redis when REDIS_URL is set (shared by every worker and instance), else per-process memory.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "disaster",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+# Security
+# -------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -188,7 +214,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# --- Login protection and Content-Security-Policy (issue #8) ----------------------------------
 # django-axes: after LOGIN_FAILURE_LIMIT failed logins from one client address, or for one
 # username, further attempts answer 429 for LOGIN_COOLOFF_MINUTES (reset early with
 # `manage.py axes_reset`). Axes' backend must come first: it refuses a locked-out attempt
@@ -220,58 +245,48 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
-# --- end of login protection and Content-Security-Policy ---------------------------------------
 
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# Plain HTTP by default, as `make serve` on loopback needs. In production the app sits behind a
+# TLS-terminating proxy (Caddy, see deploy/): set BEHIND_TLS_PROXY=1 and every HTTPS-only setting
+# below turns on, so `manage.py check --deploy` is clean. Each one can still be set on its own.
+# The other headers check --deploy asks for (nosniff, DENY framing, same-origin referrer and
+# opener policies, HttpOnly session cookie) are Django's defaults.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    # Trust the proxy's X-Forwarded-Proto. Safe only because the app's port is reachable from the
+    # proxy alone (Caddy replaces whatever X-Forwarded-Proto a client sends).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+# Probes that reach the container directly over plain HTTP are not redirected (/healthz is
+# answered before this middleware anyway).
+SECURE_REDIRECT_EXEMPT = [r"^readyz$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
+# HSTS: browsers refuse plain HTTP to this host for that long. A year once HTTPS works for good;
+# lower it (e.g. 3600) while trying a new domain out.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
+# Preloading is the domain owner's decision (it asks browsers to hard-code HTTPS for the whole
+# registered domain, see hstspreload.org), not this app's: off unless asked for, and Django's
+# reminder about it is silenced only while it is off.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
-STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
-# Django's storages, except that without DEBUG static files are the hashed, compressed copies
-# collectstatic wrote (WhiteNoise).
-STORAGES = {**global_settings.STORAGES}
-if not DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# Redis when REDIS_URL is set (shared by every worker and instance), else per-process memory.
-REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "disaster",
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # django-axes greets every process start at INFO; its lockouts are warnings.
-        "axes.apps": {"level": "WARNING"},
-    },
-}
-
+# API
+# -------------------------------------------------------------------------------------------------
 # Anonymous prediction calls per client address, e.g. "120/min"; "none" turns the limit off.
 PREDICTION_THROTTLE_RATE = env_str("PREDICTION_THROTTLE_RATE", "120/min")
-_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
-if DEBUG:
-    _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
 # The largest request body read into memory (Django's default is 2.5 MB). A batch of 1,000
 # tweets at the length limits is ~1.2 MB of plain ASCII but ~7.2 MB when every character is sent
 # as a \uXXXX escape; 8 MB lets such batches through and still bounds what one request holds.
 # Over it, the API answers 413 with the limit (predictor.views.bad_request).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+
+_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
+if DEBUG:
+    _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated call then gets 401 with `WWW-Authenticate: Token`.
@@ -312,33 +327,34 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- Deployment security (issue #6) ------------------------------------------------------------
-# Plain HTTP by default, as `make serve` on loopback needs. In production the app sits behind a
-# TLS-terminating proxy (Caddy, see deploy/): set BEHIND_TLS_PROXY=1 and every HTTPS-only setting
-# below turns on, so `manage.py check --deploy` is clean. Each one can still be set on its own.
-# The other headers check --deploy asks for (nosniff, DENY framing, same-origin referrer and
-# opener policies, HttpOnly session cookie) are Django's defaults.
-BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
-if BEHIND_TLS_PROXY:
-    # Trust the proxy's X-Forwarded-Proto. Safe only because the app's port is reachable from the
-    # proxy alone (Caddy replaces whatever X-Forwarded-Proto a client sends).
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
-# Probes that reach the container directly over plain HTTP are not redirected (/healthz is
-# answered before this middleware anyway).
-SECURE_REDIRECT_EXEMPT = [r"^readyz$"]
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", BEHIND_TLS_PROXY)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
-# HSTS: browsers refuse plain HTTP to this host for that long. A year once HTTPS works for good;
-# lower it (e.g. 3600) while trying a new domain out.
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
-# Preloading is the domain owner's decision (it asks browsers to hard-code HTTPS for the whole
-# registered domain, see hstspreload.org), not this app's: off unless asked for, and Django's
-# reminder about it is silenced only while it is off.
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-# collectstatic keeps only the hashed, compressed copies ({% static %} asks for those): half the
-# image's static files.
-WHITENOISE_KEEP_ONLY_HASHED_FILES = True
-# --- end of deployment security ----------------------------------------------------------------
+
+# Model
+# -------------------------------------------------------------------------------------------------
+MODELS_DIR = DATA_DIR / "models"
+# The base training data: TRAIN_DATA when set, else the small sample shipped in the repository.
+SAMPLE_TRAIN_DATA = BASE_DIR / "data" / "sample_tweets.csv"
+TRAIN_DATA = env_str("TRAIN_DATA")
+# Where model artifacts are shared from: "filesystem" (DATA_DIR/models only) or "database" (the
+# bytes also go into the database, so every instance sharing it can load any version; the local
+# directory is then a verified cache). Default: database when DATABASE_URL is set.
+MODEL_STORE = env_str("MODEL_STORE", "database" if DATABASE_URL else "filesystem")
+if MODEL_STORE not in {"filesystem", "database"}:
+    raise ImproperlyConfigured(f"MODEL_STORE must be filesystem or database, not {MODEL_STORE!r}")
+# How often (seconds) a process checks whether another process activated a new model version.
+ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1.0)
+
+
+# Logging
+# -------------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # django-axes greets every process start at INFO; its lockouts are warnings.
+        "axes.apps": {"level": "WARNING"},
+    },
+}

@@ -41,13 +41,14 @@ run: model ## Set up, migrate, make sure a model exists, serve on http://127.0.0
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Collected (hashed, compressed) static files, redone only when a source or a package changes.
+# Given to collectstatic and gunicorn only, not exported: `make test` keeps the suite's own
+# STATIC_ROOT (tests/settings.py), which an exported one would override.
 STATIC_ROOT ?= $(CURDIR)/staticfiles
-export STATIC_ROOT
 $(STATIC_ROOT)/staticfiles.json: $(shell find static -type f 2>/dev/null) $(VENV)/.installed
-	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DEBUG=0 STATIC_ROOT="$(STATIC_ROOT)" $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 serve: model $(STATIC_ROOT)/staticfiles.json ## Production configuration (DEBUG off, gunicorn, whitenoise) on 127.0.0.1:$(PORT)
-	DEBUG=0 PORT=$(PORT) BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py disaster_site.wsgi:application
+	DEBUG=0 STATIC_ROOT="$(STATIC_ROOT)" PORT=$(PORT) BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py disaster_site.wsgi:application
 
 retrain: migrate ## Train a new model version: make retrain DATA=path/to/train.csv
 	$(BIN)/python manage.py retrain $(if $(DATA),--data $(DATA))

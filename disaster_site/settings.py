@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -59,6 +60,19 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
 
 
+def env_int(name: str, default: int) -> int:
+    value = env_str(name)
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+# Core
+# -------------------------------------------------------------------------------------------------
+# DATA_DIR holds all writable state: the SQLite database and the model artifacts.
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
@@ -75,21 +89,6 @@ ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "127.0.0.1,localhost"
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-
-# DATA_DIR holds all writable state: the SQLite database and the model artifacts.
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
-MODELS_DIR = DATA_DIR / "models"
-# The base training data: TRAIN_DATA when set, else the small sample shipped in the repository.
-SAMPLE_TRAIN_DATA = BASE_DIR / "data" / "sample_tweets.csv"
-TRAIN_DATA = env_str("TRAIN_DATA")
-# Where model artifacts are shared from: "filesystem" (DATA_DIR/models only) or "database" (the
-# bytes also go into the database, so every instance sharing it can load any version; the local
-# directory is then a verified cache). Default: database when DATABASE_URL is set.
-MODEL_STORE = env_str("MODEL_STORE", "database" if env_str("DATABASE_URL") else "filesystem")
-if MODEL_STORE not in {"filesystem", "database"}:
-    raise ImproperlyConfigured(f"MODEL_STORE must be filesystem or database, not {MODEL_STORE!r}")
-# How often (seconds) a process checks whether another process activated a new model version.
-ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1.0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -127,6 +126,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "disaster_site.urls"
+WSGI_APPLICATION = "disaster_site.wsgi.application"
 
 TEMPLATES = [
     {
@@ -143,10 +143,26 @@ TEMPLATES = [
     },
 ]
 
-WSGI_APPLICATION = "disaster_site.wsgi.application"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
 
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Django's storages, except that without DEBUG static files are the hashed, compressed copies
+# collectstatic wrote (WhiteNoise).
+STORAGES = {**global_settings.STORAGES}
+if not DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+# collectstatic keeps only the hashed, compressed copies ({% static %} asks for those): half the
+# image's static files.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Database
+# -------------------------------------------------------------------------------------------------
 # SQLite in DATA_DIR by default; DATABASE_URL (e.g. postgres://...) selects another database.
-_SQLITE_PATH = DATA_DIR / "db.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {
@@ -156,7 +172,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": _SQLITE_PATH,
+            "NAME": DATA_DIR / "db.sqlite3",
             "CONN_MAX_AGE": None,
             "OPTIONS": {
                 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
@@ -174,6 +190,25 @@ else:
         }
     }
 
+
+# Cache
+# -------------------------------------------------------------------------------------------------
+# Redis when REDIS_URL is set (shared by every worker and instance), else per-process memory.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "disaster",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+# Security
+# -------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -181,7 +216,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# --- Login protection and Content-Security-Policy (issue #8) ----------------------------------
 # django-axes: after LOGIN_FAILURE_LIMIT failed logins from one client address, or for one
 # username, further attempts answer 429 for LOGIN_COOLOFF_MINUTES (reset early with
 # `manage.py axes_reset`). Axes' backend must come first: it refuses a locked-out attempt
@@ -190,7 +224,7 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(env_float("LOGIN_FAILURE_LIMIT", 5))
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
@@ -213,66 +247,48 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
-# --- end of login protection and Content-Security-Policy ---------------------------------------
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
-USE_I18N = True
-USE_TZ = True
+# Plain HTTP by default, as `make serve` on loopback needs. In production the app sits behind a
+# TLS-terminating proxy (Caddy, see deploy/): set BEHIND_TLS_PROXY=1 and every HTTPS-only setting
+# below turns on, so `manage.py check --deploy` is clean. Each one can still be set on its own.
+# The other headers check --deploy asks for (nosniff, DENY framing, same-origin referrer and
+# opener policies, HttpOnly session cookie) are Django's defaults.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    # Trust the proxy's X-Forwarded-Proto. Safe only because the app's port is reachable from the
+    # proxy alone (Caddy replaces whatever X-Forwarded-Proto a client sends).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+# Probes that reach the container directly over plain HTTP are not redirected (/healthz is
+# answered before this middleware anyway).
+SECURE_REDIRECT_EXEMPT = [r"^readyz$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
+# HSTS: browsers refuse plain HTTP to this host for that long. A year once HTTPS works for good;
+# lower it (e.g. 3600) while trying a new domain out.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
+# Preloading is the domain owner's decision (it asks browsers to hard-code HTTPS for the whole
+# registered domain, see hstspreload.org), not this app's: off unless asked for, and Django's
+# reminder about it is silenced only while it is off.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
-STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
-}
 
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# Redis when REDIS_URL is set (shared by every worker and instance), else per-process memory.
-REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "disaster",
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # django-axes greets every process start at INFO; its lockouts are warnings.
-        "axes.apps": {"level": "WARNING"},
-    },
-}
-
+# API
+# -------------------------------------------------------------------------------------------------
 # Anonymous prediction calls per client address, e.g. "120/min"; "none" turns the limit off.
 PREDICTION_THROTTLE_RATE = env_str("PREDICTION_THROTTLE_RATE", "120/min")
-_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
-if DEBUG:
-    _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
 # The largest request body read into memory (Django's default is 2.5 MB). A batch of 1,000
 # tweets at the length limits is ~1.2 MB of plain ASCII but ~7.2 MB when every character is sent
 # as a \uXXXX escape; 8 MB lets such batches through and still bounds what one request holds.
 # Over it, the API answers 413 with the limit (predictor.views.bad_request).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+
+_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
+if DEBUG:
+    _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated call then gets 401 with `WWW-Authenticate: Token`.
@@ -290,7 +306,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "predictor.api.exceptions.exception_handler",
     # Proxies in front of the app (1 behind Caddy): the client address comes from
     # X-Forwarded-For only that many hops back, so a client cannot choose its own.
-    "NUM_PROXIES": int(env_str("NUM_PROXIES", "0")),
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -303,49 +319,44 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "predictor.api.schema.query_parameters_as_parsed",
     ],
+    # One schema name for the label choices, which several API fields share (else warning
+    # drf_spectacular.W001, which check --deploy reports too).
+    "ENUM_NAME_OVERRIDES": {"LabelEnum": "predictor.models.Label"},
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- Deployment security (issue #6) ------------------------------------------------------------
-# Plain HTTP by default, as `make serve` on loopback needs. In production the app sits behind a
-# TLS-terminating proxy (Caddy, see deploy/): set BEHIND_TLS_PROXY=1 and every HTTPS-only setting
-# below turns on, so `manage.py check --deploy` is clean. Each one can still be set on its own.
-BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
-if BEHIND_TLS_PROXY:
-    # Trust the proxy's X-Forwarded-Proto. Safe only because the app's port is reachable from the
-    # proxy alone (Caddy replaces whatever X-Forwarded-Proto a client sends).
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
-# Probes that reach the container directly over plain HTTP are not redirected (/healthz is
-# answered before this middleware anyway).
-SECURE_REDIRECT_EXEMPT = [r"^readyz$"]
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", BEHIND_TLS_PROXY)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", BEHIND_TLS_PROXY)
-# HSTS: browsers refuse plain HTTP to this host for that long. A year once HTTPS works for good;
-# lower it (e.g. 3600) while trying a new domain out.
-SECURE_HSTS_SECONDS = int(env_float("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BEHIND_TLS_PROXY)
-# Preloading is the domain owner's decision (it asks browsers to hard-code HTTPS for the whole
-# registered domain, see hstspreload.org), not this app's: off unless asked for, and Django's
-# reminder about it is silenced only while it is off.
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-# Django's defaults, stated because check --deploy relies on them: nosniff, DENY framing,
-# same-origin referrer and opener policies, HttpOnly session cookie.
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SESSION_COOKIE_HTTPONLY = True
-# collectstatic keeps only the hashed, compressed copies ({% static %} asks for those): half the
-# image's static files.
-WHITENOISE_KEEP_ONLY_HASHED_FILES = True
-# check --deploy runs drf-spectacular's schema checks too: one schema name for the label choices,
-# which several API fields share (else warning drf_spectacular.W001).
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"LabelEnum": "predictor.models.Label"}
-# --- end of deployment security ----------------------------------------------------------------
+
+# Model
+# -------------------------------------------------------------------------------------------------
+MODELS_DIR = DATA_DIR / "models"
+# The base training data: TRAIN_DATA when set, else the small sample shipped in the repository.
+SAMPLE_TRAIN_DATA = BASE_DIR / "data" / "sample_tweets.csv"
+TRAIN_DATA = env_str("TRAIN_DATA")
+# Where model artifacts are shared from: "filesystem" (DATA_DIR/models only) or "database" (the
+# bytes also go into the database, so every instance sharing it can load any version; the local
+# directory is then a verified cache). Default: database when DATABASE_URL is set.
+MODEL_STORE = env_str("MODEL_STORE", "database" if DATABASE_URL else "filesystem")
+if MODEL_STORE not in {"filesystem", "database"}:
+    raise ImproperlyConfigured(f"MODEL_STORE must be filesystem or database, not {MODEL_STORE!r}")
+# How often (seconds) a process checks whether another process activated a new model version.
+ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1.0)
+
+
+# Logging
+# -------------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # django-axes greets every process start at INFO; its lockouts are warnings.
+        "axes.apps": {"level": "WARNING"},
+    },
+}

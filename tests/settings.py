@@ -1,8 +1,12 @@
-"""Settings for the test suite: the real settings, with a throwaway key and data directory."""
+"""Settings for the test suite: the real settings, with a throwaway key and data directory and
+no .env file."""
 
 import os
 import tempfile
 
+# Never a developer's .env: what it sets (DEBUG, DATABASE_URL, ...) would change what the suite
+# tests. Subprocesses started by the tests inherit this too.
+os.environ["ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "insecure-test-only-key")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="disaster-tests-"))
 os.environ.setdefault("ACTIVE_MODEL_CHECK_SECONDS", "0")

@@ -1,12 +1,46 @@
-"""`manage.py check --deploy` with the production settings the README documents, in a fresh
-process (settings are read once, at import)."""
+"""The production settings the README documents: how values are read from the environment, and
+`manage.py check --deploy`, each in a fresh process (settings are read once, at import)."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.disaster_site.production import run_production
+
+PRINT_WHOLE_NUMBERS = (
+    "from disaster_site import settings as s; "
+    "print(s.REST_FRAMEWORK['NUM_PROXIES'], s.AXES_FAILURE_LIMIT, s.SECURE_HSTS_SECONDS)"
+)
+
+
+def test_whole_numbers_are_read_and_empty_means_the_default(tmp_path):
+    result = run_production(
+        tmp_path, "-c", PRINT_WHOLE_NUMBERS, NUM_PROXIES="2", LOGIN_FAILURE_LIMIT=" 7 "
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2", "7", "0"]
+
+    result = run_production(
+        tmp_path, "-c", PRINT_WHOLE_NUMBERS, NUM_PROXIES="", SECURE_HSTS_SECONDS=""
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "5", "0"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("NUM_PROXIES", "one"), ("LOGIN_FAILURE_LIMIT", "2.5"), ("SECURE_HSTS_SECONDS", "1e3")],
+)
+def test_a_bad_whole_number_names_the_variable_and_the_value(tmp_path, name, value):
+    result = run_production(tmp_path, "-c", "import disaster_site.settings", **{name: value})
+    assert result.returncode != 0
+    assert (
+        f"django.core.exceptions.ImproperlyConfigured: {name} must be a whole number, not "
+        f"{value!r}" in result.stderr
+    )
 
 
 def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -85,7 +85,8 @@ def test_reviewed_only_and_since(stored, tmp_path):
 def test_with_prediction_adds_columns(stored, tmp_path):
     path = tmp_path / "with.csv"
     export("--with-prediction", "--reviewed-only", "--output", str(path))
-    rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
     assert rows == [
         {
             "id": str(stored["reviewed"].pk),

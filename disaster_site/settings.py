@@ -344,6 +344,15 @@ if MODEL_STORE not in {"filesystem", "database"}:
     raise ImproperlyConfigured(f"MODEL_STORE must be filesystem or database, not {MODEL_STORE!r}")
 # How often (seconds) a process checks whether another process activated a new model version.
 ACTIVE_MODEL_CHECK_SECONDS = env_float("ACTIVE_MODEL_CHECK_SECONDS", 1.0)
+# The share of the base data held out as the evaluation set (grouped by near-duplicates,
+# stratified by label), on which every version is scored and the promotion gate decides.
+EVALUATION_SHARE = env_float("EVALUATION_SHARE", 0.2)
+# The share of the review queue's items drawn at random as the audit sample: their reviews
+# estimate live accuracy without the queue's bias and join the evaluation set, not training.
+AUDIT_SHARE = env_float("AUDIT_SHARE", 0.1)
+for _name, _share in (("EVALUATION_SHARE", EVALUATION_SHARE), ("AUDIT_SHARE", AUDIT_SHARE)):
+    if not 0 <= _share < 1 or (_name == "EVALUATION_SHARE" and not _share):
+        raise ImproperlyConfigured(f"{_name} must be a share between 0 and 1, not {_share}")
 
 
 # Logging

@@ -1,6 +1,7 @@
 """Labelled tweet data sets: reading CSV files, merging in feedback, checking they can train."""
 
 import csv
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,17 @@ class Dataset:
     def rows(self) -> list[tuple[str, str, str, int]]:
         """The data set as ``(text, keyword, location, target)`` rows."""
         return list(zip(self.text, self.keyword, self.location, self.target, strict=True))
+
+    def subset(self, rows: Iterable[int]) -> "Dataset":
+        """The rows at the given indices, in that order."""
+        return Dataset.from_rows(self.rows()[i] for i in rows)
+
+    def digest(self) -> str:
+        """A SHA-256 of the rows' content, whatever their order: equal sets, equal digests."""
+        digest = hashlib.sha256()
+        for row in sorted(self.rows()):
+            digest.update("\x1f".join(map(str, row)).encode("utf-8", "surrogatepass") + b"\x1e")
+        return digest.hexdigest()
 
     def merged_with(self, feedback: "Dataset") -> "Dataset":
         """Base rows plus feedback rows; feedback wins over base rows with the same stripped text.

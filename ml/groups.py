@@ -8,9 +8,9 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 
-from ml.data import Dataset
+from ml.data import Dataset, DatasetError
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
@@ -53,8 +53,23 @@ def evaluation_split(
         raise ValueError(f"share must be between 0 and 1, got {share}")
     n_folds = max(2, round(1 / share))
     groups = group_ids(data.text)
-    if len(np.unique(groups)) < n_folds:
-        raise ValueError(f"cannot split {len(data)} rows into {n_folds} folds of distinct groups")
-    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    train_rows, evaluation_rows = next(splitter.split(groups, data.target, groups))
+    target = np.asarray(data.target, dtype=np.int64)
+    if len(np.unique(groups)) >= n_folds and np.bincount(target, minlength=2).min() >= n_folds:
+        grouped = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        train_rows, evaluation_rows = next(grouped.split(groups, target, groups))
+    else:
+        # Too few distinct texts or rows of a class for grouped folds (a toy data set): a plain
+        # stratified split, which cannot keep near-duplicates apart.
+        plain = StratifiedShuffleSplit(n_splits=1, test_size=share, random_state=seed)
+        try:
+            train_rows, evaluation_rows = next(plain.split(groups, target))
+        except ValueError as error:
+            raise DatasetError(f"too few rows to hold out an evaluation set: {error}") from None
     return np.sort(train_rows), np.sort(evaluation_rows)
+
+
+def rows_apart_from(data: Dataset, held_out: Dataset) -> list[int]:
+    """Indices of ``data``'s rows whose `group_key` is none of ``held_out``'s: nothing a model
+    trains on may be a near-copy of a row it is evaluated on."""
+    keys = {group_key(text) for text in held_out.text} - {""}
+    return [i for i, text in enumerate(data.text) if group_key(text) not in keys]

@@ -57,6 +57,14 @@ class ModelVersion(models.Model):
     library_versions = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+    evaluation = models.JSONField(
+        null=True, blank=True, help_text="Figures on the current evaluation set (None: not scored)."
+    )
+    gate = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="When it was trained: the comparison with the version then active, the verdict.",
+    )
 
     # What a version's record shows, in the API and at the top of its admin page.
     RECORD_FIELDS = (
@@ -71,6 +79,8 @@ class ModelVersion(models.Model):
         "metrics",
         "train_seconds",
         "library_versions",
+        "evaluation",
+        "gate",
     )
 
     class Meta:
@@ -111,6 +121,45 @@ class ModelActivation(models.Model):
         return f"{self.version} activated {self.created:%Y-%m-%d %H:%M:%S}"
 
 
+class EvaluationSet(models.Model):
+    """A fixed set of labelled rows that no version trains on, named by a hash of its content:
+    a grouped, stratified slice of the base data plus the audit sample's reviews."""
+
+    identifier = models.CharField(max_length=64, unique=True)
+    base_rows = models.PositiveIntegerField()
+    audit_rows = models.PositiveIntegerField()
+    training_data = models.CharField(max_length=255, help_text="The base CSV it was cut from.")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        get_latest_by = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.identifier[:12]} ({self.size} rows)"
+
+    @property
+    def size(self) -> int:
+        return self.base_rows + self.audit_rows
+
+
+class EvaluationRow(models.Model):
+    """One labelled row of an evaluation set: from the base data, or an audit review."""
+
+    evaluation_set = models.ForeignKey(EvaluationSet, on_delete=models.CASCADE, related_name="rows")
+    text = models.TextField()
+    keyword = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    target = models.PositiveSmallIntegerField()
+    # The audit review it came from; None for a row of the base data.
+    prediction = models.ForeignKey(
+        "Prediction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.text[:40]} → {self.target}"
+
+
 class ModelArtifact(models.Model):
     """The artifact's bytes, for instances that share a database but not a disk (MODEL_STORE)."""
 
@@ -147,6 +196,10 @@ class Prediction(models.Model):
         related_name="reviewed_predictions",
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Picked at random for the review queue's audit sample: its review measures live accuracy
+    # and joins the evaluation set instead of the training data.
+    # db_default: the store's INSERT names only the columns a new prediction sets.
+    is_audit = models.BooleanField(db_default=False)
 
     class Meta:
         ordering = ["-created"]

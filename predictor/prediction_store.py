@@ -24,6 +24,7 @@ from contextlib import nullcontext
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
 from predictor.models import Label, ModelVersion, Prediction
@@ -48,6 +49,12 @@ INSERT_FIELDS = (
 _ROWS_PER_STATEMENT = 1000
 _ATTNAMES = tuple(field.attname for field in Prediction._meta.concrete_fields)
 _ROW_ATTNAMES = tuple(Prediction._meta.get_field(name).attname for name in INSERT_FIELDS)
+# Columns the INSERT leaves to the database's own default (db_default), with that value.
+_DB_DEFAULTS = {
+    field.attname: getattr(field.db_default, "value", field.db_default)
+    for field in Prediction._meta.concrete_fields
+    if field.db_default is not NOT_PROVIDED
+}
 
 
 class _WriteLock:
@@ -191,7 +198,11 @@ def predictions_insert(
             ids.extend(pk for (pk,) in cursor.fetchall())
     predictions = []
     for pk, row in zip(ids, rows, strict=True):
-        values = dict(zip(_ROW_ATTNAMES, (*row, created), strict=True), id=pk)
+        values = {
+            **_DB_DEFAULTS,
+            **dict(zip(_ROW_ATTNAMES, (*row, created), strict=True)),
+            "id": pk,
+        }
         prediction = Prediction.from_db(using, _ATTNAMES, [values.get(a) for a in _ATTNAMES])
         Prediction.model_version.field.set_cached_value(prediction, version)
         predictions.append(prediction)

@@ -25,7 +25,14 @@ from django.db.models.functions import Cast, Floor, Least, NullIf, TruncDate
 from django.utils import timezone
 
 from ml.data import Dataset
-from predictor.models import Label, ModelVersion, Prediction, prediction_margin
+from predictor.models import (
+    EvaluationSet,
+    Label,
+    ModelActivation,
+    ModelVersion,
+    Prediction,
+    prediction_margin,
+)
 
 
 def model_version_active() -> ModelVersion | None:
@@ -39,15 +46,47 @@ def model_version_get(*, name: str) -> ModelVersion:
 
 
 def feedback_dataset() -> Dataset:
-    """Every reviewed prediction as training rows, oldest review first (so the latest wins)."""
+    """Every reviewed prediction but the audit sample's, as training rows, oldest review first
+    (so the latest wins)."""
     rows = (
-        Prediction.objects.filter(true_label__isnull=False)
+        Prediction.objects.filter(true_label__isnull=False, is_audit=False)
         .order_by("reviewed_at", "id")
         .values_list("text", "keyword", "location", "true_label")
     )
     return Dataset.from_rows(
         (text, keyword, location, Label.to_target(label)) for text, keyword, location, label in rows
     )
+
+
+def audit_reviews() -> list[tuple[int, tuple[str, str, str, int]]]:
+    """The reviewed audit predictions, as (id, (text, keyword, location, target)), by id: rows of
+    the evaluation set, never of the training data."""
+    rows = (
+        Prediction.objects.filter(true_label__isnull=False, is_audit=True)
+        .order_by("id")
+        .values_list("id", "text", "keyword", "location", "true_label")
+    )
+    return [
+        (pk, (text, keyword, location, Label.to_target(label)))
+        for pk, text, keyword, location, label in rows
+    ]
+
+
+def evaluation_set_current() -> EvaluationSet | None:
+    """The evaluation set the versions were last scored on (the last one made current)."""
+    return EvaluationSet.objects.order_by("-created", "-id").first()
+
+
+def model_version_active_at(moment: datetime) -> ModelVersion | None:
+    """The version that was active at `moment`, from the activation history (None before the
+    first activation)."""
+    activation = (
+        ModelActivation.objects.filter(created__lte=moment)
+        .select_related("version")
+        .order_by("-created", "-id")
+        .first()
+    )
+    return activation.version if activation else None
 
 
 def prediction_list() -> QuerySet[Prediction]:

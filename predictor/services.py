@@ -9,6 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -21,16 +22,32 @@ from django.utils import timezone
 
 from ml.data import Dataset, read_csv
 from ml.evaluate import Metrics, evaluate
-from ml.persistence import load, save
+from ml.gate import compare_models
+from ml.groups import evaluation_split, rows_apart_from
+from ml.model import TrainedModel
+from ml.persistence import ArtifactError, load, save
 from ml.train import train
 from predictor import selectors
 from predictor.active_model import active_model
 from predictor.artifact_store import artifact_local_file, artifact_publish, artifact_verify
-from predictor.models import Label, ModelActivation, ModelVersion, Prediction, Source
+from predictor.models import (
+    EvaluationRow,
+    EvaluationSet,
+    Label,
+    ModelActivation,
+    ModelVersion,
+    Prediction,
+    Source,
+)
 from predictor.prediction_store import predictions_insert
 from predictor.tweets import Tweet
 
 logger = logging.getLogger(__name__)
+
+# The evaluation slice of the base data is fixed by this seed: the same file, the same slice.
+EVALUATION_SEED = 42
+# What the gate can decide for a candidate, and which of those put it live.
+ACTIVATING_DECISIONS = ("first version", "active version unavailable", "promoted", "forced")
 
 
 def prediction_create(*, tweet: Tweet, source: str) -> Prediction:
@@ -93,16 +110,110 @@ def _next_version_name() -> str:
     return f"v{max(numbers, default=0) + 1}"
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """The current evaluation set: its stored record and its rows."""
+
+    record: EvaluationSet
+    data: Dataset
+
+
+def evaluation_set_refresh(*, base: Dataset, training_data: str) -> tuple[Evaluation, Dataset]:
+    """The evaluation set for this base data, and the base rows left for training.
+
+    The set is a grouped, stratified EVALUATION_SHARE of the base rows (fixed by its seed, so
+    the same base file gives the same slice) plus every reviewed audit prediction. It is stored
+    once per content (its identifier is a hash of its rows); `created` says when it was last
+    made current.
+    """
+    train_rows, evaluation_rows = evaluation_split(
+        base, share=settings.EVALUATION_SHARE, seed=EVALUATION_SEED
+    )
+    base_part = base.subset(evaluation_rows)
+    audits = selectors.audit_reviews()
+    data = Dataset.from_rows(base_part.rows() + [row for _, row in audits])
+    identifier = data.digest()
+    now = timezone.now()
+    with transaction.atomic():
+        record, created = EvaluationSet.objects.get_or_create(
+            identifier=identifier,
+            defaults={
+                "base_rows": len(base_part),
+                "audit_rows": len(audits),
+                "training_data": training_data,
+                "created": now,
+            },
+        )
+        if created:
+            EvaluationRow.objects.bulk_create(
+                [
+                    EvaluationRow(
+                        evaluation_set=record,
+                        text=text,
+                        keyword=keyword,
+                        location=location,
+                        target=target,
+                        prediction_id=prediction_id,
+                    )
+                    for prediction_id, (text, keyword, location, target) in [
+                        *((None, row) for row in base_part.rows()),
+                        *audits,
+                    ]
+                ],
+                batch_size=500,
+            )
+        else:
+            EvaluationSet.objects.filter(pk=record.pk).update(created=now)
+    return Evaluation(record, data), base.subset(train_rows)
+
+
+def _evaluation_figures(evaluation: Evaluation, metrics: Metrics) -> dict[str, object]:
+    return {
+        "set": evaluation.record.identifier,
+        "n": metrics.n,
+        "f1": metrics.f1,
+        "precision": metrics.precision,
+        "recall": metrics.recall,
+        "accuracy": metrics.accuracy,
+        "roc_auc": metrics.roc_auc,
+    }
+
+
+def model_version_evaluation_refresh(
+    *, evaluation: Evaluation, loaded: dict[int, TrainedModel] | None = None
+) -> None:
+    """Score every version not yet scored on `evaluation` (a version whose artifact cannot be
+    loaded gets None). `loaded` offers models already in memory, by version id."""
+    loaded = loaded or {}
+    stale = ModelVersion.objects.exclude(evaluation__set=evaluation.record.identifier)
+    for version in stale.only("pk", "name", "artifact_path", "sha256"):
+        try:
+            model = loaded.get(version.pk) or load(artifact_local_file(version), version.sha256)
+        except ArtifactError as exc:
+            logger.warning("version %s not scored on the evaluation set: %s", version.name, exc)
+            figures = None
+        else:
+            figures = _evaluation_figures(evaluation, evaluate(model, evaluation.data))
+        ModelVersion.objects.filter(pk=version.pk).update(evaluation=figures)
+
+
 def model_version_train(
     *,
     data_path: Path | None = None,
     include_feedback: bool = True,
     activate: bool = True,
+    force_reason: str | None = None,
     seed: int = 42,
     via: str = "retrain",
 ) -> ModelVersion:
-    """Train on the base data plus reviewed predictions, store the artifact, record the version,
-    activate it if asked, and refresh the database's planner statistics.
+    """Train a candidate and let the promotion gate decide whether it goes live.
+
+    The candidate learns from the base data and the reviewed (non-audit) predictions, less the
+    evaluation set and anything that is a near-copy of one of its rows. It is then scored on the
+    evaluation set beside the active version, row by row (ml.gate), and activated when there is
+    no active version yet, when the gate says promote, or when `force_reason` is given; with
+    `activate=False` it is only stored. Either way it is kept, with the gate's report in
+    `version.gate`. Afterwards the database's planner statistics are refreshed.
 
     Raises ml.data.DatasetError for unusable data; nothing is stored then.
     """
@@ -110,13 +221,33 @@ def model_version_train(
     if is_sample_data(path):
         logger.warning(SAMPLE_DATA_WARNING)
     base = read_csv(path)
-    feedback = selectors.feedback_dataset() if include_feedback else Dataset.from_rows([])
-    feedback_rows = len(Dataset.from_rows([]).merged_with(feedback))
-    data = base.merged_with(feedback)
-    data.require_trainable()
-
     started = time.perf_counter()
+    evaluation, base_train = evaluation_set_refresh(base=base, training_data=path.name)
+    feedback = selectors.feedback_dataset() if include_feedback else Dataset.from_rows([])
+    merged = base_train.merged_with(feedback)  # the feedback rows come last
+    first_feedback_row = len(merged) - len(Dataset.from_rows([]).merged_with(feedback))
+    kept = rows_apart_from(merged, evaluation.data)
+    data = merged.subset(kept)
+    data.require_trainable()
+    base_rows = sum(1 for row in kept if row < first_feedback_row)
+
     trained = train(data, seed=seed, n_jobs=os.cpu_count() or 1)
+    candidate = _evaluation_figures(evaluation, evaluate(trained, evaluation.data))
+    current = selectors.model_version_active()
+    try:
+        active = load(artifact_local_file(current), current.sha256) if current else None
+    except ArtifactError as exc:
+        active = exc
+    gate = _gate(trained, current, active, evaluation, activate=activate, force_reason=force_reason)
+    gate |= {
+        "rows": {
+            "base": len(base),
+            "feedback": len(data) - base_rows,
+            "evaluation": len(evaluation.data),
+            "trained_on": len(data),
+            "dropped_as_near_copies_of_evaluation_rows": len(merged) - len(data),
+        }
+    }
     name = _next_version_name()
     artifact = save(trained, settings.MODELS_DIR, f"{name}-{timezone.now():%Y%m%dT%H%M%S}")
     try:
@@ -126,21 +257,65 @@ def model_version_train(
                 artifact_path=artifact.path.name,
                 sha256=artifact.sha256,
                 threshold=trained.threshold,
-                base_rows=len(data) - feedback_rows,
-                feedback_rows=feedback_rows,
+                base_rows=base_rows,
+                feedback_rows=len(data) - base_rows,
                 training_data=path.name,
                 metrics=trained.validation.as_dict(),
                 train_seconds=round(time.perf_counter() - started, 2),
                 library_versions=trained.library_versions,
+                evaluation=candidate,
+                gate={"version": name, **gate},
             )
             artifact_publish(version=version)
-            if activate:
-                model_version_activate(version=version, via=via)
+            if gate["activated"]:
+                model_version_activate(version=version, via=via, reason=gate["reason"])
     except BaseException:
         artifact.path.unlink(missing_ok=True)
         raise
+    # A new set: every older version is scored on it too, so their figures compare.
+    loaded = {current.pk: active} if isinstance(active, TrainedModel) and current else {}
+    model_version_evaluation_refresh(evaluation=evaluation, loaded=loaded)
     database_statistics_refresh()
     return version
+
+
+def _gate(
+    trained: TrainedModel,
+    current: ModelVersion | None,
+    active: TrainedModel | ArtifactError | None,
+    evaluation: Evaluation,
+    *,
+    activate: bool,
+    force_reason: str | None,
+) -> dict[str, object]:
+    """The gate's report for a candidate: the comparison with `current` (loaded as `active`,
+    or the error that kept it from loading) and the decision."""
+    report: dict[str, object] = {
+        "evaluation_set": {
+            "set": evaluation.record.identifier,
+            "n": evaluation.record.size,
+            "base_rows": evaluation.record.base_rows,
+            "audit_rows": evaluation.record.audit_rows,
+        },
+        "active_version": current.name if current else None,
+        "comparison": None,
+    }
+    if current is None or active is None:
+        decision, reason = "first version", "first version: nothing to compare with"
+    elif isinstance(active, ArtifactError):
+        decision = "active version unavailable"
+        reason = f"the active version {current.name} cannot be loaded ({active})"
+    else:
+        comparison = compare_models(trained, active, evaluation.data)
+        report["comparison"] = comparison.as_dict()
+        decision = "promoted" if comparison.promote else "refused"
+        reason = comparison.reason
+    if force_reason is not None:
+        decision, reason = "forced", f"forced: {force_reason} (the gate said: {reason})"
+    elif not activate:
+        decision, reason = "stored", f"stored, not activated; the gate said: {reason}"
+    activated = decision in ACTIVATING_DECISIONS
+    return report | {"decision": decision, "activated": activated, "reason": reason}
 
 
 def model_version_activate(

@@ -161,3 +161,22 @@ def test_require_trainable_explains_what_is_missing(targets, message):
 
 def test_require_trainable_accepts_two_of_each_class():
     Dataset.from_rows((f"tweet {i}", "", "", i % 2) for i in range(4)).require_trainable()
+
+
+def test_subset_keeps_the_order_asked_for():
+    data = Dataset.from_rows([("a", "", "", 0), ("b", "k", "", 1), ("c", "", "l", 0)])
+    assert data.subset([2, 0]).rows() == [("c", "", "l", 0), ("a", "", "", 0)]
+
+
+def test_digest_names_the_content_whatever_the_order():
+    rows = [("a", "", "", 0), ("b", "k", "", 1), ("c", "", "l", 0)]
+    digest = Dataset.from_rows(rows).digest()
+    assert len(digest) == 64
+    assert Dataset.from_rows(reversed(rows)).digest() == digest
+    assert Dataset.from_rows([*rows[:2], ("c", "", "l", 1)]).digest() != digest
+    assert Dataset.from_rows(rows[:2]).digest() != digest
+    # A field boundary is part of the content: ("ab", "") is not ("a", "b").
+    assert (
+        Dataset.from_rows([("ab", "", "", 0)]).digest()
+        != Dataset.from_rows([("a", "b", "", 0)]).digest()
+    )

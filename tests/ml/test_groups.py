@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ml.data import Dataset
-from ml.groups import evaluation_split, group_ids, group_key
+from ml.data import Dataset, DatasetError
+from ml.groups import evaluation_split, group_ids, group_key, rows_apart_from
 
 
 def test_group_key_drops_urls_mentions_digits_and_punctuation():
@@ -80,10 +80,19 @@ def test_share_must_be_a_fraction(share):
         evaluation_split(_constructed_data(), share=share)
 
 
-def test_too_few_groups_to_split_is_an_error():
-    rows = [("same fire", "", "", 1), ("Same fire!", "", "", 0), ("flood", "", "", 1)]
+def test_a_toy_data_set_gets_a_plain_stratified_split():
+    # Two groups only: grouped folds are impossible, a plain stratified split still holds out
+    # a fifth of each class.
+    rows = [(f"calm day number {i}", "", "", 0) for i in range(10)]
+    rows += [(f"big quake number {i}", "", "", 1) for i in range(10)]
+    train_rows, evaluation_rows = evaluation_split(Dataset.from_rows(rows))
+    assert sorted([*train_rows, *evaluation_rows]) == list(range(20))
+    assert sorted(Dataset.from_rows(rows).subset(evaluation_rows).target) == [0, 0, 1, 1]
 
-    with pytest.raises(ValueError, match="cannot split 3 rows"):
+
+def test_too_few_rows_to_hold_any_out_is_a_dataset_error():
+    rows = [("same fire", "", "", 1), ("Same fire!", "", "", 0), ("flood", "", "", 1)]
+    with pytest.raises(DatasetError, match="too few rows"):
         evaluation_split(Dataset.from_rows(rows))
 
 
@@ -106,3 +115,17 @@ def test_shared_data_split_is_grouped_and_stratified(shared_data, seed):
     assert len(evaluation) == pytest.approx(0.2 * len(shared_data), rel=0.05)
     assert target[evaluation].mean() == pytest.approx(target.mean(), abs=0.01)
     assert target[train].mean() == pytest.approx(target.mean(), abs=0.01)
+
+
+def test_rows_apart_from_drops_copies_of_held_out_rows_only():
+    data = Dataset.from_rows(
+        [
+            ("Fire in town http://t.co/a", "", "", 1),
+            ("fire in TOWN!! http://t.co/b @news", "", "", 1),
+            ("Sunny day", "", "", 0),
+            ("http://t.co/only-a-link", "", "", 0),
+        ]
+    )
+    held_out = Dataset.from_rows([("Fire in town 2", "", "", 1), ("http://t.co/x", "", "", 0)])
+    # Both copies of the fire tweet go; a row with an empty key (only a link) is nobody's copy.
+    assert rows_apart_from(data, held_out) == [2, 3]

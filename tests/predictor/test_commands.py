@@ -27,18 +27,79 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_retrain_prints_a_summary_and_activates():
+def test_retrain_prints_a_summary_and_activates_a_first_version():
     output = run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA))
     version = ModelVersion.objects.get()
     assert version.is_active
-    assert output.startswith("v1 activated: f1=")
-    assert "rows=" in output and "(base+feedback)" in output
+    assert output.startswith(f"v1 trained on {version.gate['rows']['trained_on']} rows (")
+    assert "evaluation set " in output
+    assert output.strip().endswith("v1 activated: first version: nothing to compare with")
 
 
 def test_retrain_no_activate_keeps_the_current_version(active_version):
     output = run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA), "--no-activate")
-    assert "stored (not active)" in output
+    assert "v2 stored (not active): stored, not activated; the gate said: refuse" in output
     assert ModelVersion.objects.get(is_active=True) == active_version
+
+
+def test_retrain_reports_the_paired_comparison_and_keeps_a_refused_candidate(active_version):
+    output = run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA))
+    assert "(candidate): f1=" in output and "(active): f1=" in output
+    assert "ΔF1 " in output and "McNemar p=" in output
+    assert "v2 stored (not active): refuse: too few evaluation rows" in output
+    refused = ModelVersion.objects.get(name="v2")
+    assert not refused.is_active and refused.gate["decision"] == "refused"
+    assert ModelVersion.objects.get(is_active=True) == active_version
+
+
+def test_retrain_json_is_one_object_on_the_last_line(active_version):
+    output = run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA), "--json")
+    report = json.loads(output.strip().splitlines()[-1])
+    assert report["version"] == "v2" and report["activated"] is False
+    assert report["decision"] == "refused" and report["active_version"] == "v1"
+    comparison = report["comparison"]
+    assert comparison["n"] == report["evaluation_set"]["n"] == report["candidate"]["n"]
+    assert comparison["delta_f1_low"] <= comparison["delta_f1"] <= comparison["delta_f1_high"]
+    for key in ("active_only_correct", "candidate_only_correct", "mcnemar_p", "rule", "reason"):
+        assert key in comparison
+    assert set(report["candidate"]) == {
+        "set",
+        "n",
+        "f1",
+        "precision",
+        "recall",
+        "accuracy",
+        "roc_auc",
+    }
+
+
+def test_retrain_force_activates_and_records_why(active_version):
+    from predictor.models import ModelActivation
+
+    output = run(
+        "retrain", "--data", str(settings.SAMPLE_TRAIN_DATA), "--force", "--reason", "hotfix"
+    )
+    assert "v2 activated: forced: hotfix (the gate said: refuse" in output
+    activation = ModelActivation.objects.latest()
+    assert (activation.version.name, activation.previous, activation.via) == (
+        "v2",
+        active_version,
+        "retrain",
+    )
+    assert activation.reason.startswith("forced: hotfix")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--force", "--no-activate"], "cannot go with --no-activate"),
+        (["--reason", "why not"], "give both or neither"),
+    ],
+)
+def test_retrain_contradictory_flags_are_a_command_error(active_version, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA), *arguments)
+    assert ModelVersion.objects.count() == 1
 
 
 @pytest.mark.parametrize("command", ["retrain", "ensure_model"])
@@ -195,6 +256,9 @@ def test_retrain_then_evaluate_on_the_real_data_meets_the_bar():
     run("retrain", "--data", data)
     version = ModelVersion.objects.get(is_active=True)
     assert version.metrics["f1"] >= 0.76
+    # Scored on the held-out evaluation set: a fifth of the rows, near-copies kept out of training.
+    assert 1400 <= version.evaluation["n"] <= 1650
+    assert version.evaluation["f1"] >= 0.74
     figures = json.loads(run("evaluate", "--data", data, "--json").strip().splitlines()[-1])
-    assert figures["n"] == version.base_rows
+    assert figures["n"] == version.gate["rows"]["base"] == 7613
     assert figures["f1"] >= 0.76

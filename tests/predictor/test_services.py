@@ -117,15 +117,27 @@ def test_model_version_train_stores_verified_artifact_and_activates():
     assert list(ModelVersion.objects.filter(is_active=True)) == [version]
 
 
-def test_model_version_train_uses_reviewed_predictions_and_relabels_win(active_version, tmp_path):
-    base = write_csv(
+PLACES = ["harbour", "market", "station", "library", "school", "bridge", "stadium", "museum"]
+PLACES += ["airport", "village", "castle", "garden", "factory", "hospital", "temple", "canyon"]
+PLACES += ["island", "valley", "forest", "desert"]
+
+
+def toy_base(tmp_path: Path) -> Path:
+    """40 rows, 20 of each class, no two of them near-copies of each other."""
+    return write_csv(
         tmp_path / "base.csv",
-        [("", "", f"calm sunny day number {i}", 0) for i in range(20)]
-        + [("", "", f"huge earthquake destroyed town {i}", 1) for i in range(20)],
+        [("", "", f"calm sunny day at the {place}", 0) for place in PLACES]
+        + [("", "", f"huge earthquake destroyed the {place}", 1) for place in PLACES],
     )
+
+
+def test_model_version_train_uses_reviewed_predictions_and_relabels_win(active_version, tmp_path):
+    from predictor.models import EvaluationRow
+
+    base = toy_base(tmp_path)
     reviewer = get_user_model().objects.create_user("rita")
     relabeled = services.prediction_create(
-        tweet=tweet_clean(text="calm sunny day number 3"), source=Source.API
+        tweet=tweet_clean(text="calm sunny day at the market"), source=Source.API
     )
     services.prediction_relabel(prediction=relabeled, true_label=Label.DISASTER, reviewer=reviewer)
     new_text = services.prediction_create(
@@ -137,11 +149,17 @@ def test_model_version_train_uses_reviewed_predictions_and_relabels_win(active_v
     )
 
     version = services.model_version_train(data_path=base)
-    assert version.feedback_rows == 2
-    assert version.base_rows == 39  # the relabeled base row is replaced, not duplicated
+    held_out = set(EvaluationRow.objects.values_list("text", flat=True))
+    assert len(held_out) == version.gate["rows"]["evaluation"] == 8  # a fifth, 4 of each class
+    if relabeled.text in held_out:
+        # A review of an evaluation row trains nothing: the base row stays held out.
+        assert (version.base_rows, version.feedback_rows) == (32, 1)
+    else:
+        # The relabeled base row is replaced, not duplicated.
+        assert (version.base_rows, version.feedback_rows) == (31, 2)
 
     without = services.model_version_train(data_path=base, include_feedback=False)
-    assert (without.base_rows, without.feedback_rows) == (40, 0)
+    assert (without.base_rows, without.feedback_rows) == (32, 0)
 
 
 @pytest.mark.parametrize(
@@ -209,9 +227,17 @@ def test_training_records_its_activation_and_refreshes_the_planner_statistics(ac
         services.prediction_create(tweet=tweet_clean(text="Flood"), source=Source.API)
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM sqlite_stat1")
-    version = services.model_version_train(data_path=settings.SAMPLE_TRAIN_DATA)
+    refused = services.model_version_train(data_path=settings.SAMPLE_TRAIN_DATA)
+    # The sample's evaluation set is too small for the gate to tell a gain from noise.
+    assert (refused.is_active, refused.gate["decision"]) == (False, "refused")
+    assert ModelActivation.objects.latest().version == active_version
+
+    forced = services.model_version_train(
+        data_path=settings.SAMPLE_TRAIN_DATA, force_reason="trying it out"
+    )
     latest = ModelActivation.objects.latest()
-    assert (latest.version, latest.previous, latest.via) == (version, active_version, "retrain")
+    assert (latest.version, latest.previous, latest.via) == (forced, active_version, "retrain")
+    assert latest.reason.startswith("forced: trying it out (the gate said: refuse: too few")
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'predictor_prediction'")

@@ -59,7 +59,7 @@ def review_queue(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRes
             _decide(request, form.cleaned_data["prediction"], form.cleaned_data["decision"])
         return HttpResponseRedirect(request.path)
 
-    prediction = selectors.prediction_unreviewed_next(exclude_ids=skipped)
+    prediction = services.prediction_review_next(exclude_ids=skipped)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,

@@ -200,6 +200,8 @@ class Prediction(models.Model):
     # and joins the evaluation set instead of the training data.
     # db_default: the store's INSERT names only the columns a new prediction sets.
     is_audit = models.BooleanField(db_default=False)
+    # Sent back to the review queue (e.g. a shadow replay's flips): shown before the rest.
+    review_requested = models.BooleanField(db_default=False)
 
     class Meta:
         ordering = ["-created"]
@@ -213,6 +215,11 @@ class Prediction(models.Model):
                 prediction_margin(),
                 name="prediction_unreviewed_margin",
                 condition=Q(true_label__isnull=True),
+            ),
+            models.Index(
+                fields=["id"],
+                name="prediction_review_requested",
+                condition=Q(true_label__isnull=True, review_requested=True),
             ),
         ]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -26,6 +28,7 @@ from django.utils import timezone
 
 from ml.data import Dataset
 from predictor.models import (
+    EvaluationRow,
     EvaluationSet,
     Label,
     ModelActivation,
@@ -110,11 +113,76 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 
 def prediction_unreviewed_next(*, exclude_ids: Iterable[int] = ()) -> Prediction | None:
-    """The unreviewed prediction closest to its threshold, leaving out `exclude_ids` (skipped)."""
-    queryset = Prediction.objects.filter(true_label__isnull=True).exclude(pk__in=list(exclude_ids))
+    """The next unreviewed prediction, leaving out `exclude_ids` (skipped): one sent back for
+    review first (oldest first), else the one closest to its threshold."""
+    queryset = (
+        Prediction.objects.filter(true_label__isnull=True)
+        .exclude(pk__in=list(exclude_ids))
+        .select_related("model_version", "reviewed_by")
+    )
+    requested = queryset.filter(review_requested=True).order_by("id").first()
+    return requested or prediction_order_by_uncertainty(queryset).first()
+
+
+def prediction_unreviewed_random(
+    *, exclude_ids: Iterable[int] = (), rng: random.Random
+) -> Prediction | None:
+    """An unreviewed prediction drawn at random: the first unreviewed id at or after a random
+    point between the lowest and highest id (wrapping round), so the draw costs two index
+    seeks, not a scan. Rows that follow a run of reviewed ones are a little more likely."""
+    queryset = (
+        Prediction.objects.filter(true_label__isnull=True)
+        .exclude(pk__in=list(exclude_ids))
+        .select_related("model_version", "reviewed_by")
+    )
+    bounds = Prediction.objects.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return None
+    point = rng.randint(bounds["low"], bounds["high"])
     return (
-        prediction_order_by_uncertainty(queryset).select_related("model_version", "reviewed_by")
-    ).first()
+        queryset.filter(pk__gte=point).order_by("id").first()
+        or queryset.filter(pk__lt=point).order_by("id").first()
+    )
+
+
+@dataclass(frozen=True)
+class AuditEstimate:
+    """Live accuracy estimated from the audit sample's reviews: the share of randomly drawn
+    predictions whose label the reviewer confirmed, with a 95% Wilson interval."""
+
+    reviewed: int
+    agreed: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.agreed / self.reviewed if self.reviewed else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        if not self.reviewed:
+            return None
+        n, p, z = self.reviewed, self.agreed / self.reviewed, 1.959963984540054
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def prediction_audit_estimate(*, since: datetime | None = None) -> AuditEstimate:
+    """The audit sample's reviews (of predictions made since `since`) as an AuditEstimate;
+    one query."""
+    queryset = Prediction.objects.filter(is_audit=True, true_label__isnull=False)
+    if since is not None:
+        queryset = queryset.filter(created__gte=since)
+    figures = queryset.aggregate(
+        reviewed=Count("pk"), agreed=Count("pk", filter=Q(true_label=F("predicted_label")))
+    )
+    return AuditEstimate(reviewed=figures["reviewed"], agreed=figures["agreed"])
+
+
+def evaluation_dataset(evaluation_set: EvaluationSet) -> Dataset:
+    """The rows of a stored evaluation set."""
+    rows = EvaluationRow.objects.filter(evaluation_set=evaluation_set).order_by("id")
+    return Dataset.from_rows(rows.values_list("text", "keyword", "location", "target"))
 
 
 @dataclass(frozen=True)

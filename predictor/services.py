@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from ml.data import Dataset, read_csv
 from ml.evaluate import Metrics, evaluate
-from ml.gate import compare_models
+from ml.gate import Comparison, compare_models
 from ml.groups import evaluation_split, rows_apart_from
 from ml.model import TrainedModel
 from ml.persistence import ArtifactError, load, save
@@ -439,3 +440,75 @@ def prediction_review(
                 )
             LogEntry.objects.bulk_create(entries)
     return len(ids)
+
+
+def prediction_review_next(
+    *, exclude_ids: Sequence[int] = (), rng: random.Random | None = None
+) -> Prediction | None:
+    """The review queue's next item: with probability AUDIT_SHARE a prediction drawn at random,
+    marked as an audit item (its review then measures live accuracy and joins the evaluation
+    set), else the next one by the queue's order (selectors.prediction_unreviewed_next)."""
+    rng = rng or _queue_random
+    if settings.AUDIT_SHARE and rng.random() < settings.AUDIT_SHARE:
+        drawn = selectors.prediction_unreviewed_random(exclude_ids=exclude_ids, rng=rng)
+        if drawn is not None:
+            if not drawn.is_audit:
+                Prediction.objects.filter(pk=drawn.pk).update(is_audit=True)
+                drawn.is_audit = True
+            return drawn
+    return selectors.prediction_unreviewed_next(exclude_ids=exclude_ids)
+
+
+# Not for secrets: which prediction a reviewer sees next. Seeded per process by the OS.
+_queue_random = random.Random()  # noqa: S311  # nosec B311
+
+
+def prediction_review_request(*, predictions: QuerySet[Prediction]) -> int:
+    """Send unreviewed `predictions` back to the front of the review queue; how many."""
+    return predictions.filter(true_label__isnull=True).update(review_requested=True)
+
+
+def evaluation_current() -> Evaluation:
+    """The evaluation set versions were last scored on, with its rows (ValueError when no
+    version has been trained here yet)."""
+    record = selectors.evaluation_set_current()
+    if record is None:
+        raise ValueError("there is no evaluation set yet: train a version first")
+    return Evaluation(record, selectors.evaluation_dataset(record))
+
+
+def model_version_compare(*, candidate: ModelVersion, active: ModelVersion) -> Comparison:
+    """The gate's paired comparison of two stored versions on the current evaluation set
+    (ArtifactError when either cannot be loaded, ValueError without an evaluation set)."""
+    evaluation = evaluation_current()
+    models = [load(artifact_local_file(v), v.sha256) for v in (candidate, active)]
+    return compare_models(*models, evaluation.data)
+
+
+def model_version_promote(
+    *, version: ModelVersion, user: AbstractBaseUser, force_reason: str | None = None
+) -> tuple[bool, Comparison | None]:
+    """Activate `version` if the gate says promote against the active version (or anyway, with
+    `force_reason`); (activated, the comparison). With no active version it is activated."""
+    current = selectors.model_version_active()
+    if current is None or current.pk == version.pk:
+        if current is None:
+            model_version_activate(version=version, user=user, via="admin", reason="promoted")
+        return True, None
+    comparison = model_version_compare(candidate=version, active=current)
+    if force_reason is not None:
+        reason = f"forced: {force_reason} (the gate said: {comparison.reason})"
+    elif comparison.promote:
+        reason = comparison.reason
+    else:
+        return False, comparison
+    model_version_activate(version=version, user=user, via="admin", reason=reason)
+    return True, comparison
+
+
+def model_version_rollback(*, user: AbstractBaseUser | None, via: str) -> ModelVersion:
+    """Activate the version the active one replaced (ValueError when there is none)."""
+    last = ModelActivation.objects.select_related("previous").order_by("-created", "-id").first()
+    if last is None or last.previous is None:
+        raise ValueError("there is no earlier version to roll back to")
+    return model_version_activate(version=last.previous, user=user, via=via, reason="rollback")

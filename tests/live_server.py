@@ -140,6 +140,8 @@ def start_server(
         "TRAIN_DATA": str(SAMPLE_DATA),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PREDICTION_THROTTLE_RATE": "none",
+        # The review queue in its plain order (the audit draw is tested on its own).
+        "AUDIT_SHARE": "0",
         "ENV_FILE": "",
         # Shared by every live server: `make serve` collects static files only when they change.
         "STATIC_ROOT": str(ROOT / "staticfiles"),

@@ -11,6 +11,8 @@ os.environ.setdefault("SECRET_KEY", "insecure-test-only-key")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="disaster-tests-"))
 os.environ.setdefault("ACTIVE_MODEL_CHECK_SECONDS", "0")
 os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="disaster-static-"))
+# The review queue in its plain order; the audit sample's random draws are tested on their own.
+os.environ.setdefault("AUDIT_SHARE", "0")
 
 from disaster_site.settings import *  # noqa: F403
 

@@ -27,14 +27,14 @@ TWEETS = [
 @pytest.fixture
 def history(active_version, make_version, django_user_model):
     """Six stored predictions by v1, two of them reviewed, and v2: the same model with a
-    threshold of 0.5 (so its labels are the stored probabilities cut at 0.5)."""
+    threshold of 0 (so it calls everything a disaster)."""
     predictions = services.prediction_create_batch(tweets=[Tweet(text) for text in TWEETS])
     rita = django_user_model.objects.create_user("rita")
     for prediction, label in zip(
         predictions[:2], (Label.DISASTER, Label.NOT_DISASTER), strict=True
     ):
         services.prediction_relabel(prediction=prediction, true_label=label, reviewer=rita)
-    return predictions, make_version("v2", activate=False, threshold=0.5)
+    return predictions, make_version("v2", activate=False, threshold=0.0)
 
 
 def expected(predictions: list[Prediction], threshold: float) -> list[str]:
@@ -43,12 +43,13 @@ def expected(predictions: list[Prediction], threshold: float) -> list[str]:
 
 def test_replay_counts_flips_and_the_old_against_new_table(history):
     predictions, v2 = history
-    new = expected(predictions, 0.5)
+    new = expected(predictions, 0.0)
     replay = services.prediction_replay(version=v2)
     flipped = [
         p.pk for p, label in zip(predictions, new, strict=True) if label != p.predicted_label
     ]
     assert replay.n == 6
+    assert flipped, "v2's threshold should flip some of these"
     assert replay.flips == len(flipped) and replay.flip_ids == sorted(flipped)
     assert sum(sum(row.values()) for row in replay.table.values()) == 6
     for old in Label.values:
@@ -70,7 +71,7 @@ def test_replay_counts_flips_and_the_old_against_new_table(history):
 
 def test_replay_scores_wins_and_losses_on_reviewed_rows(history):
     predictions, v2 = history
-    new = expected(predictions, 0.5)
+    new = expected(predictions, 0.0)
     truths = [Label.DISASTER, Label.NOT_DISASTER]
     wins = sum(
         n == t != p.predicted_label

@@ -128,7 +128,8 @@ def test_a_gain_the_interval_does_not_confirm_is_refused():
     assert result.delta_f1 > 0
     assert result.delta_f1_low < 0
     assert not result.promote
-    assert "not surely a gain" in result.reason
+    assert result.brier_gain_low < 0 < result.brier_gain_high
+    assert "not surely better" in result.reason
 
 
 def test_a_higher_f1_with_significantly_more_mistakes_is_refused():
@@ -219,3 +220,23 @@ def test_compare_models_needs_rows():
 
     with pytest.raises(DatasetError, match="empty"):
         compare_models(model, model, Dataset.from_rows([]))
+
+
+def test_surer_probabilities_with_the_same_labels_are_promoted_on_the_brier_score():
+    y = np.array([1, 0] * 250)
+    # Both models label the same rows the same way (one mistake in ten); the candidate's
+    # probabilities are closer to the truth where it is right, so its Brier score is lower.
+    wrong = np.arange(500) % 10 == 0
+    label = np.where(wrong, 1 - y, y)
+    active = np.where(label == 1, 0.55, 0.45)
+    candidate = np.where(label == 1, np.where(wrong, 0.55, 0.9), np.where(wrong, 0.45, 0.1))
+
+    result = compare(y, candidate, active, candidate_threshold=0.5, active_threshold=0.5)
+
+    assert result.delta_f1 == 0 and (result.active_only_correct, result.candidate_only_correct) == (
+        0,
+        0,
+    )
+    assert result.brier_gain == pytest.approx(0.9 * (0.45**2 - 0.1**2))
+    assert 0 < result.brier_gain_low <= result.brier_gain <= result.brier_gain_high
+    assert result.promote and "Brier score better by +0.173" in result.reason

@@ -80,6 +80,11 @@ def evaluation_set_current() -> EvaluationSet | None:
     return EvaluationSet.objects.order_by("-created", "-id").first()
 
 
+def model_activation_last() -> ModelActivation | None:
+    """The latest activation (or rollback)."""
+    return ModelActivation.objects.order_by("-created", "-id").first()
+
+
 def model_version_active_at(moment: datetime) -> ModelVersion | None:
     """The version that was active at `moment`, from the activation history (None before the
     first activation)."""

@@ -508,7 +508,7 @@ def model_version_promote(
 
 def model_version_rollback(*, user: AbstractBaseUser | None, via: str) -> ModelVersion:
     """Activate the version the active one replaced (ValueError when there is none)."""
-    last = ModelActivation.objects.select_related("previous").order_by("-created", "-id").first()
+    last = selectors.model_activation_last()
     if last is None or last.previous is None:
         raise ValueError("there is no earlier version to roll back to")
     return model_version_activate(version=last.previous, user=user, via=via, reason="rollback")

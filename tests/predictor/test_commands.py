@@ -201,6 +201,23 @@ def test_activate_switches_and_rolls_back(make_version):
     assert ModelVersion.objects.get(is_active=True) == first
 
 
+def test_activate_records_why_and_calls_going_back_a_rollback(make_version):
+    from predictor.models import ModelActivation
+
+    make_version("v1")
+    make_version("v2")
+    run("activate", "v1")
+    assert ModelActivation.objects.latest().reason == "rollback"
+    run("activate", "v2", "--reason", "v2 fixed")
+    latest = ModelActivation.objects.latest()
+    assert (latest.version.name, latest.previous.name, latest.via, latest.reason) == (
+        "v2",
+        "v1",
+        "command",
+        "v2 fixed",
+    )
+
+
 def test_activate_dry_run_checks_and_changes_nothing(make_version):
     make_version("v1")
     make_version("v2", activate=False)

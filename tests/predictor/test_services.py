@@ -267,6 +267,15 @@ def test_model_version_ensure_active_trains_only_when_needed():
     )
     assert (again, trained_again) == (version, False)
     assert ModelVersion.objects.count() == 1
+    from predictor.models import ModelActivation
+
+    (activation,) = ModelActivation.objects.all()
+    assert (activation.version, activation.previous, activation.via) == (
+        version,
+        None,
+        "first model",
+    )
+    assert activation.reason == "first version: nothing to compare with"
 
 
 def test_model_version_evaluate_scores_a_labelled_file(active_version):

@@ -56,7 +56,7 @@ def history_create(server: LiveServer) -> None:
     half = len(texts) * 3 // 5
     e2e.predictions_create(server, texts[:half])
     e2e.manage_ok(server, "shell", "-c", HISTORY.format(sample=str(SAMPLE_DATA)))
-    out = e2e.manage_ok(server, "retrain", "--activate")
+    out = e2e.manage_ok(server, "retrain", "--force", "--reason", "screenshots")
     name = re.search(r"^(\S+) activated", out, re.MULTILINE).group(1)
     e2e.active_version_wait(server, name)
     e2e.predictions_create(server, texts[half:])

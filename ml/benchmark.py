@@ -11,10 +11,11 @@ import tempfile
 import time
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold
 
 from ml.data import Dataset, DatasetError, read_csv
 from ml.evaluate import Metrics, evaluate
+from ml.groups import group_ids
 from ml.model import TrainedModel
 from ml.persistence import load, save
 from ml.train import train
@@ -90,11 +91,14 @@ def _time_batch(model: TrainedModel, data: Dataset) -> None:
 
 
 def _cross_validate(data: Dataset, *, folds: int, seed: int, n_jobs: int) -> None:
-    """Train (out-of-fold threshold, refit) on k-1 folds and score the held-out fold, k times."""
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    """Train on k-1 folds and score the held-out fold, k times; near-duplicates stay in one fold."""
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     rows = data.rows()
+    groups = group_ids(data.text)
     results = []
-    for fold, (fit_rows, test_rows) in enumerate(splitter.split(rows, data.target), start=1):
+    for fold, (fit_rows, test_rows) in enumerate(
+        splitter.split(rows, data.target, groups), start=1
+    ):
         model = train(Dataset.from_rows(rows[i] for i in fit_rows), seed=seed, n_jobs=n_jobs)
         metrics = evaluate(model, Dataset.from_rows(rows[i] for i in test_rows))
         results.append(metrics)

@@ -5,7 +5,7 @@ resample rows for both at once (of the F1 difference and of the Brier score's ga
 McNemar's exact test on the rows where exactly one is right.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -106,14 +106,8 @@ def bootstrap_delta_f1(
     """
     y = np.asarray(y_true, dtype=bool)
     models = (np.asarray(candidate_predicted, dtype=bool), np.asarray(active_predicted, dtype=bool))
-    n = len(y)
-    if not n:
-        raise ValueError("cannot bootstrap zero rows")
-    rng = np.random.default_rng(seed)
-    deltas = np.empty(resamples, dtype=np.float64)
-    chunk = max(1, _BOOTSTRAP_CHUNK_CELLS // n)
-    for start in range(0, resamples, chunk):
-        rows = rng.integers(0, n, size=(min(chunk, resamples - start), n))
+    deltas = []
+    for rows in _resampled_rows(len(y), resamples, seed):
         actual = y[rows].sum(axis=1)
         f1 = []
         for predicted in models:
@@ -124,10 +118,8 @@ def bootstrap_delta_f1(
                     2.0 * true_positive, denominator, out=np.zeros(len(rows)), where=denominator > 0
                 )
             )
-        deltas[start : start + len(rows)] = f1[0] - f1[1]
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(deltas, [tail, 1 - tail])
-    return float(low), float(high)
+        deltas.append(f1[0] - f1[1])
+    return _percentile_interval(np.concatenate(deltas), confidence)
 
 
 def bootstrap_brier_gain(
@@ -143,18 +135,25 @@ def bootstrap_brier_gain(
     are closer to the labels), and its paired bootstrap percentile interval: (gain, low, high)."""
     y = np.asarray(y_true, dtype=np.float64)
     gains = (np.asarray(active_proba) - y) ** 2 - (np.asarray(candidate_proba) - y) ** 2
-    n = len(gains)
+    means = [gains[rows].mean(axis=1) for rows in _resampled_rows(len(gains), resamples, seed)]
+    return (float(gains.mean()), *_percentile_interval(np.concatenate(means), confidence))
+
+
+def _resampled_rows(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """`resamples` draws of `n` row indices with replacement, in chunks that bound memory; the
+    same seed gives the same draws, so every statistic of one comparison sees the same rows."""
     if not n:
         raise ValueError("cannot bootstrap zero rows")
     rng = np.random.default_rng(seed)
-    means = np.empty(resamples, dtype=np.float64)
     chunk = max(1, _BOOTSTRAP_CHUNK_CELLS // n)
     for start in range(0, resamples, chunk):
-        rows = rng.integers(0, n, size=(min(chunk, resamples - start), n))
-        means[start : start + len(rows)] = gains[rows].mean(axis=1)
+        yield rng.integers(0, n, size=(min(chunk, resamples - start), n))
+
+
+def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = (1 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return float(gains.mean()), float(low), float(high)
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)
 
 
 def compare(

@@ -1,4 +1,5 @@
-"""Everything that writes: predictions, relabels, training and activating model versions.
+"""Everything that writes (predictions, reviews, training, activations), and the work that loads
+models to inform a write (comparing two versions, shadow replay).
 
 Views, the API, the admin and the management commands validate their input and call these.
 """

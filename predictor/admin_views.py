@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from ml.gate import Comparison
 from ml.persistence import ArtifactError
 from predictor import selectors, services
-from predictor.models import Label, ModelVersion, Prediction
+from predictor.models import Label, ModelActivation, ModelVersion, Prediction
 
 # Skipped ids kept in the session (the most recent ones), so "Skip" never shows a tweet again
 # in that session without letting the session grow without bound.
@@ -117,8 +117,9 @@ def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> N
 
 @require_safe
 def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
-    """Predictions per day, share called disaster, probabilities, reviews and the model's
-    agreement with reviewers, overall and per model version, over the last N days."""
+    """Predictions per day (with the activations marked), share called disaster, probabilities,
+    reviews and the model's agreement with reviewers, overall and per model version, and the live
+    accuracy the audit sample measures, over the last N days."""
     _require(request, model_admin, "view")
     try:
         days = int(request.GET.get("days", DASHBOARD_DEFAULT_DAYS))
@@ -132,6 +133,13 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
     versions = selectors.model_version_review_figures(since=since)
     daily = selectors.prediction_daily_counts(since=since)
     histogram = selectors.prediction_probability_histogram(since=since)
+    audit = selectors.prediction_audit_estimate(since=since)
+    active = selectors.model_version_active()
+    activations = list(
+        ModelActivation.objects.filter(created__gte=since)
+        .select_related("version", "previous", "user")
+        .order_by("created", "id")
+    )
     bins = len(histogram)
     histogram_rows = [
         {"low": n / bins, "high": (n + 1) / bins, "count": count}
@@ -156,6 +164,14 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
             "precision": [figures.precision for _, figures in versions],
             "recall": [figures.recall for _, figures in versions],
         },
+        "activations": [
+            {
+                "day": timezone.localdate(activation.created).isoformat(),
+                "version": activation.version.name,
+                "reason": activation.reason,
+            }
+            for activation in activations
+        ],
     }
     context = {
         **model_admin.admin_site.each_context(request),
@@ -168,6 +184,9 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
         "versions": versions,
         "daily": daily,
         "histogram_rows": histogram_rows,
+        "audit": audit,
+        "active": active,
+        "activations": activations,
         "chart_data": chart_data,
     }
     return render(request, "admin/predictor/prediction/dashboard.html", context)

@@ -13,19 +13,19 @@ from scipy.stats import binomtest
 from ml.data import Dataset, DatasetError
 from ml.evaluate import Metrics, ProbabilityModel, score
 
-# The rule, calibrated on simulations with the shared data (bench/gate_simulation.py, results
-# in bench/gate_results.md). Promote only when all hold:
-#  - at least MIN_EVALUATION_ROWS rows: below that the 95% interval of dF1 is wider than
-#    +-0.05, so a real gain cannot be told from a lucky draw; the gate refuses and says so;
-#  - dF1 >= MIN_F1_GAIN: a retrain with another seed or a few dozen extra reviews moves F1 by
-#    up to about a point either way, and such noise must not replace the active model;
-#  - the lower end of the 95% interval of dF1 is above -MAX_F1_LOSS: a gain that is mostly
-#    uncertainty is not enough;
-#  - McNemar's test does not show the candidate significantly worse (p < MCNEMAR_ALPHA with
-#    more rows where only the active model is right).
+# The rule, calibrated on simulated retrains with the shared data (bench/gate_simulation.py;
+# figures in bench/gate_results.md). Promote only when all three hold:
+#  - at least MIN_EVALUATION_ROWS rows. Below that the 95% interval of dF1 spans about
+#    +-0.05 or more, wider than any gain a retrain produced in the simulations, and rests on a
+#    few dozen discordant rows; the gate refuses and says so (a person may force it);
+#  - the lower end of the 95% interval of dF1 is above 0. A looser bar (dF1 > 0 with a
+#    tolerated loss of a point) promoted retrains that differed only in their seed or in 50
+#    extra reviews; this one never did, and still refused a poisoned candidate even when the
+#    flipped audit labels in the evaluation set favoured it;
+#  - McNemar's test does not find the candidate significantly worse (more rows where only
+#    the active model is right, p < MCNEMAR_ALPHA): F1 can rise while accuracy falls, for
+#    instance when a candidate calls more tweets disasters.
 MIN_EVALUATION_ROWS = 300
-MIN_F1_GAIN = 0.01
-MAX_F1_LOSS = 0.01
 MCNEMAR_ALPHA = 0.05
 
 CONFIDENCE = 0.95
@@ -67,8 +67,7 @@ class Comparison:
             "confidence": CONFIDENCE,
             "rule": {
                 "min_evaluation_rows": MIN_EVALUATION_ROWS,
-                "min_f1_gain": MIN_F1_GAIN,
-                "max_f1_loss": MAX_F1_LOSS,
+                "delta_f1_low_above": 0.0,
                 "mcnemar_alpha": MCNEMAR_ALPHA,
             },
         }
@@ -130,8 +129,13 @@ def compare(
     candidate_threshold: float,
     active_threshold: float,
     seed: int = 0,
+    min_rows: int = MIN_EVALUATION_ROWS,
 ) -> Comparison:
-    """Compare two models' probabilities for the same rows, each cut at its own threshold."""
+    """Compare two models' probabilities for the same rows, each cut at its own threshold.
+
+    ``y_true`` holds the 0/1 labels; ``seed`` fixes the bootstrap; ``min_rows`` is the
+    smallest number of rows the rule decides on (lower it only to study the rule).
+    """
     y = np.asarray(y_true, dtype=np.int64)
     candidate_p = np.asarray(candidate_proba, dtype=np.float64)
     active_p = np.asarray(active_proba, dtype=np.float64)
@@ -151,7 +155,9 @@ def compare(
     )
     delta = candidate.f1 - active.f1
     p = mcnemar_p(b, c)
-    promote, reason = _verdict(n=len(y), delta=delta, low=low, high=high, b=b, c=c, p=p)
+    promote, reason = _verdict(
+        n=len(y), min_rows=min_rows, delta=delta, low=low, high=high, b=b, c=c, p=p
+    )
     return Comparison(
         n=len(y),
         candidate=candidate,
@@ -185,12 +191,12 @@ def compare_models(
 
 
 def _verdict(
-    *, n: int, delta: float, low: float, high: float, b: int, c: int, p: float
+    *, n: int, min_rows: int, delta: float, low: float, high: float, b: int, c: int, p: float
 ) -> tuple[bool, str]:
     """The promotion rule (see the constants above) and its one-line reason."""
-    if n < MIN_EVALUATION_ROWS:
+    if n < min_rows:
         return False, (
-            f"refuse: too few evaluation rows (n={n} < {MIN_EVALUATION_ROWS}) to tell a gain "
+            f"refuse: too few evaluation rows (n={n} < {min_rows}) to tell a gain "
             f"from noise; use --force to promote anyway"
         )
     if b > c and p < MCNEMAR_ALPHA:
@@ -198,14 +204,10 @@ def _verdict(
             f"refuse: the candidate is significantly worse (wrong on {b} rows the active model "
             f"gets right, right on {c} it gets wrong; McNemar p={p:.3g})"
         )
-    if delta < MIN_F1_GAIN:
-        return False, f"refuse: F1 changes by {delta:+.3f}, less than the +{MIN_F1_GAIN} required"
-    if low <= -MAX_F1_LOSS:
-        return False, (
-            f"refuse: F1 gains {delta:+.3f} but its 95% interval reaches {low:+.3f}, "
-            f"a loss of more than {MAX_F1_LOSS}"
-        )
+    interval = f"95% interval {low:+.3f} to {high:+.3f}"
+    if low <= 0:
+        return False, f"refuse: F1 changes by {delta:+.3f}, not surely a gain ({interval})"
     return True, (
-        f"promote: F1 gains {delta:+.3f} (95% interval {low:+.3f} to {high:+.3f}), "
-        f"right on {c} rows the active model gets wrong and wrong on {b}"
+        f"promote: F1 gains {delta:+.3f} ({interval}); right on {c} rows the active model "
+        f"gets wrong, wrong on {b}"
     )

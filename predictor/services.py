@@ -10,7 +10,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -512,3 +512,96 @@ def model_version_rollback(*, user: AbstractBaseUser | None, via: str) -> ModelV
     if last is None or last.previous is None:
         raise ValueError("there is no earlier version to roll back to")
     return model_version_activate(version=last.previous, user=user, via=via, reason="rollback")
+
+
+@dataclass(frozen=True)
+class ReplayFlip:
+    """A stored prediction whose label the replayed version would change."""
+
+    prediction_id: int
+    text: str
+    old_label: str
+    new_label: str
+    old_probability: float
+    new_probability: float
+    true_label: str | None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The last `n` stored predictions scored again by `version`: how many labels flip, the 2-by-2
+    table of old against new labels, and, on the reviewed ones, who was right."""
+
+    version: ModelVersion
+    n: int
+    flips: int
+    table: dict[str, dict[str, int]]
+    reviewed: int
+    wins: int
+    losses: int
+    top_flips: list[ReplayFlip]
+    flip_ids: list[int]
+
+    @property
+    def flip_rate(self) -> float | None:
+        return self.flips / self.n if self.n else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "version": self.version.name,
+            "n": self.n,
+            "flips": self.flips,
+            "flip_rate": self.flip_rate,
+            "table": self.table,
+            "reviewed": self.reviewed,
+            "wins": self.wins,
+            "losses": self.losses,
+            "top_flips": [asdict(flip) for flip in self.top_flips],
+        }
+
+
+def prediction_replay(*, version: ModelVersion, last: int = 1000, top: int = 20) -> Replay:
+    """Score the last `last` stored predictions again with `version` (shadow replay: the stored
+    history is the traffic, nothing extra is deployed). Reads only; ArtifactError when the
+    version cannot be loaded. `wins` are reviewed rows it gets right that the stored prediction
+    got wrong, `losses` the reverse."""
+    model = load(artifact_local_file(version), version.sha256)
+    rows = list(
+        Prediction.objects.order_by("-created", "-id").values_list(
+            "id", "text", "keyword", "location", "predicted_label", "probability", "true_label"
+        )[:last]
+    )
+    if rows:
+        ids, texts, keywords, locations, old_labels, old_probabilities, truths = zip(
+            *rows, strict=True
+        )
+        probabilities = model.predict_proba(texts, keywords, locations)
+    else:
+        ids = texts = old_labels = old_probabilities = truths = ()
+        probabilities = []
+    new_labels = [Label.for_probability(float(p), version.threshold) for p in probabilities]
+    table = {old: {new: 0 for new in Label.values} for old in Label.values}
+    flips: list[ReplayFlip] = []
+    wins = losses = reviewed = 0
+    for pk, text, old, old_p, new, new_p, truth in zip(
+        ids, texts, old_labels, old_probabilities, new_labels, probabilities, truths, strict=True
+    ):
+        table[old][new] += 1
+        if truth is not None:
+            reviewed += 1
+            wins += new == truth != old
+            losses += old == truth != new
+        if new != old:
+            flips.append(ReplayFlip(pk, text, old, new, old_p, float(new_p), truth))
+    flips.sort(key=lambda flip: abs(flip.new_probability - flip.old_probability), reverse=True)
+    return Replay(
+        version=version,
+        n=len(rows),
+        flips=len(flips),
+        table=table,
+        reviewed=reviewed,
+        wins=wins,
+        losses=losses,
+        top_flips=flips[:top],
+        flip_ids=sorted(flip.prediction_id for flip in flips),
+    )

@@ -9,7 +9,6 @@ import pytest
 from ml.data import Dataset, DatasetError
 from ml.gate import (
     MIN_EVALUATION_ROWS,
-    MIN_F1_GAIN,
     bootstrap_delta_f1,
     compare,
     compare_models,
@@ -114,18 +113,37 @@ def test_a_clearly_worse_model_is_refused_as_significantly_worse():
     assert "significantly worse" in result.reason
 
 
-def test_a_gain_smaller_than_the_minimum_is_refused():
-    y, active, _ = _labels_and_probabilities(4000, 0.2, 0.2)
-    # The candidate corrects a handful of the active model's mistakes: better, but barely.
+def test_a_gain_the_interval_does_not_confirm_is_refused():
+    y, active, _ = _labels_and_probabilities(1000, 0.2, 0.2)
+    # The candidate fixes 30 of the active model's mistakes and makes 20 new ones.
     candidate = active.copy()
-    mistakes = np.flatnonzero((active >= 0.5) != (y == 1))[:8]
-    candidate[mistakes] = 1 - candidate[mistakes]
+    wrong = np.flatnonzero((active >= 0.5) != (y == 1))[:30]
+    right = np.flatnonzero((active >= 0.5) == (y == 1))[:20]
+    candidate[wrong] = 1 - candidate[wrong]
+    candidate[right] = 1 - candidate[right]
 
     result = compare(y, candidate, active, candidate_threshold=0.5, active_threshold=0.5)
 
-    assert 0 < result.delta_f1 < MIN_F1_GAIN
+    assert (result.active_only_correct, result.candidate_only_correct) == (20, 30)
+    assert result.delta_f1 > 0
+    assert result.delta_f1_low < 0
     assert not result.promote
-    assert "less than" in result.reason
+    assert "not surely a gain" in result.reason
+
+
+def test_a_higher_f1_with_significantly_more_mistakes_is_refused():
+    y = np.array([1] * 500 + [0] * 500)
+    # The active model finds 200 of the 500 disasters and no false ones (F1 0.571, accuracy
+    # 0.7); the candidate calls everything a disaster (F1 0.667, accuracy 0.5).
+    active = np.where(np.arange(1000) < 200, 0.9, 0.1)
+    candidate = np.full(1000, 0.9)
+
+    result = compare(y, candidate, active, candidate_threshold=0.5, active_threshold=0.5)
+
+    assert result.delta_f1_low > 0
+    assert (result.active_only_correct, result.candidate_only_correct) == (500, 300)
+    assert not result.promote
+    assert "significantly worse" in result.reason
 
 
 def test_below_the_minimum_rows_the_gate_refuses_whatever_the_models():
@@ -162,6 +180,7 @@ def test_the_report_is_json_ready():
     assert loaded["verdict"] == report.verdict
     assert loaded["candidate"]["f1"] == report.candidate.f1
     assert loaded["rule"]["min_evaluation_rows"] == MIN_EVALUATION_ROWS
+    assert loaded["delta_f1_low"] == report.delta_f1_low
     assert loaded["active_only_correct"] == report.active_only_correct
 
 

@@ -361,6 +361,23 @@ def test_models_list_and_active(staff_api, make_version):
     assert active["metrics"]["f1"] == 0.8
 
 
+def test_every_version_carries_its_figures_on_the_current_evaluation_set(staff_api, make_version):
+    from django.conf import settings
+
+    make_version("v1")
+    services.model_version_train(data_path=settings.SAMPLE_TRAIN_DATA)  # v2, refused
+    body = staff_api.get("/api/models/").json()
+    (v2, v1) = body["results"]
+    for version in (v1, v2):
+        evaluation = version["evaluation"]
+        assert set(evaluation) == {"set", "n", "f1", "precision", "recall", "accuracy", "roc_auc"}
+        assert evaluation["set"] == v2["evaluation"]["set"] and len(evaluation["set"]) == 64
+        assert evaluation["n"] == v2["gate"]["evaluation_set"]["n"] > 0
+        assert 0 <= evaluation["f1"] <= 1
+    assert (v2["is_active"], v2["gate"]["decision"]) == (False, "refused")
+    assert v2["gate"]["comparison"]["n"] == v2["evaluation"]["n"]
+
+
 def test_no_active_model_is_404(staff_api, db):
     assert staff_api.get("/api/models/active/").status_code == 404
 

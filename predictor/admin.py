@@ -320,11 +320,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="check")
     def checks(self, version: ModelVersion) -> str:
-        """A link to the version's comparison with the active one."""
+        """Links to the version's comparison with the active one and its shadow replay."""
+        replay = reverse("admin:predictor_modelversion_replay", args=[version.pk])
         if version.is_active:
-            return "-"
+            return format_html('<a href="{}">Shadow replay</a>', replay)
         compare = reverse("admin:predictor_modelversion_compare", args=[version.pk])
-        return format_html('<a href="{}">Compare</a>', compare)
+        return format_html(
+            '<a href="{}">Compare</a> · <a href="{}">Shadow replay</a>', compare, replay
+        )
 
     @admin.display(description="evaluation set figures")
     def evaluation_report(self, version: ModelVersion) -> str:
@@ -421,6 +424,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         pages = [
             ("rollback/", admin_views.model_version_rollback, "rollback"),
             ("<path:object_id>/compare/", admin_views.model_version_compare, "compare"),
+            ("<path:object_id>/replay/", admin_views.model_version_replay, "replay"),
         ]
         return [
             *(

@@ -1,6 +1,6 @@
 """Staff pages inside the admin: the review queue (one unreviewed prediction at a time, most
 uncertain first) and the dashboard, wired in by PredictionAdmin.get_urls; a version's comparison
-with the active one (and promotion) and rollback, by ModelVersionAdmin's."""
+with the active one (and promotion), its shadow replay, and rollback, by ModelVersionAdmin's."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ SKIP = "skip"
 RESTART = "restart"
 DASHBOARD_PERIODS = (7, 30, 90, 365)
 DASHBOARD_DEFAULT_DAYS = 30
+REPLAY_DEFAULT = 1000
+REPLAY_MAX = 100_000
 
 
 class ReviewDecisionForm(forms.Form):
@@ -207,6 +209,15 @@ class ForcePromoteForm(forms.Form):
     active = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
+class ReplayForm(forms.Form):
+    last = forms.IntegerField(
+        min_value=1,
+        max_value=REPLAY_MAX,
+        label="Predictions to replay",
+        help_text=f"The most recent ones; at most {REPLAY_MAX:,}.",
+    )
+
+
 def _version(request: HttpRequest, model_admin: admin.ModelAdmin, object_id: str) -> ModelVersion:
     version = model_admin.get_object(request, unquote(object_id))
     if version is None:
@@ -322,3 +333,64 @@ def model_version_rollback(request: HttpRequest, model_admin: admin.ModelAdmin) 
     else:
         messages.success(request, f"Rolled back from {active or 'no active version'} to {version}.")
     return HttpResponseRedirect(reverse(VERSIONS_URL))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def model_version_replay(
+    request: HttpRequest, object_id: str, model_admin: admin.ModelAdmin
+) -> HttpResponse:
+    """GET: what a version would have said about the last N stored predictions (a shadow replay,
+    services.prediction_replay). POST: send the predictions it would flip to the review queue."""
+    _require(request, model_admin, "view")
+    if not request.user.has_perm("predictor.view_prediction"):
+        raise PermissionDenied  # the page shows the tweets
+    version = _version(request, model_admin, object_id)
+    can_request = request.user.has_perm("predictor.change_prediction")
+    if request.method == "POST":
+        if not can_request:
+            raise PermissionDenied
+        form = ReplayForm(request.POST)
+    else:
+        form = ReplayForm({"last": request.GET.get("last", REPLAY_DEFAULT)})
+    replay = None
+    if form.is_valid():
+        last = form.cleaned_data["last"]
+        try:
+            replay = services.prediction_replay(version=version, last=last)
+        except ArtifactError as exc:
+            messages.error(request, f"Could not replay {version}: {exc}")
+            return HttpResponseRedirect(_version_url(version))
+        if request.method == "POST":
+            queued = services.prediction_review_request(
+                predictions=Prediction.objects.filter(pk__in=replay.flip_ids)
+            )
+            messages.success(request, _queued_message(queued, len(replay.flip_ids)))
+            url = reverse("admin:predictor_modelversion_replay", args=[version.pk])
+            return HttpResponseRedirect(f"{url}?last={last}")
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": f"Shadow replay of {version}",
+        "version": version,
+        "form": form,
+        "replay": replay,
+        "labels": [label for _, label in Label.choices],
+        "table": _replay_table(replay) if replay else None,
+        "can_request": can_request,
+    }
+    return render(request, "admin/predictor/modelversion/replay.html", context)
+
+
+def _queued_message(queued: int, flips: int) -> str:
+    message = f"{queued:,} flipped prediction{'s' * (queued != 1)} sent to the review queue"
+    if flips > queued:
+        message += f"; {flips - queued:,} already reviewed"
+    return message + "."
+
+
+def _replay_table(replay: services.Replay) -> list[tuple[str, list[int]]]:
+    """The 2x2 table of stored against replayed labels, as (stored label, counts by new label)."""
+    return [
+        (Label(old).label, [replay.table.get(old, {}).get(new, 0) for new in Label.values])
+        for old in Label.values
+    ]

@@ -1,5 +1,6 @@
 """The model versions' admin pages: evaluation figures in the list, the gate report on a version's
-page, compare and promote (with the confirmation when the gate refuses), and rollback."""
+page, compare and promote (with the confirmation when the gate refuses), rollback, and the
+shadow replay (sending its flips to the review queue)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from django.utils.html import escape
 from ml.data import read_csv
 from ml.gate import compare
 from predictor import services
-from predictor.models import ModelActivation, ModelVersion
+from predictor.models import Label, ModelActivation, ModelVersion, Prediction
+from predictor.tweets import Tweet
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +112,8 @@ def test_the_list_links_each_version_to_its_checks(admin_client, candidate):
     html = admin_client.get(VERSIONS).content.decode()
     assert f'href="{compare_url(v2)}">Compare</a>' in html
     assert compare_url(v1) not in html  # the active version has nothing to compare with
+    for version in (v1, v2):
+        assert reverse("admin:predictor_modelversion_replay", args=[version.pk]) in html
 
 
 def test_a_versions_page_shows_its_gate_report_and_evaluation_figures(admin_client, make_version):
@@ -327,3 +331,115 @@ def test_an_operator_rolls_back(operator_client, make_version):
     make_version("v2")
     operator_client.post(ROLLBACK)
     assert ModelVersion.objects.get(is_active=True) == v1
+
+
+# --- shadow replay -------------------------------------------------------------------------------
+
+REPLAY_TWEETS = [
+    "Forest fire near La Ronge Sask. Canada",
+    "Evacuation ordered after the flood downtown",
+    "I love this new song so much",
+    "What a lovely sunny day at the beach",
+    "Earthquake shakes the city, buildings collapse",
+    "my phone is on fire today lol",
+]
+
+
+def replay_url(version: ModelVersion, **query: object) -> str:
+    url = reverse("admin:predictor_modelversion_replay", args=[version.pk])
+    return url + "".join(f"?{key}={value}" for key, value in query.items())
+
+
+@pytest.fixture
+def replayed(active_version, make_version, admin_user):
+    """Six predictions by v1 (the first reviewed as not a disaster) and v2: the same model with
+    a threshold of 0, so it calls every tweet a disaster."""
+    predictions = services.prediction_create_batch(tweets=[Tweet(text) for text in REPLAY_TWEETS])
+    services.prediction_relabel(
+        prediction=predictions[0], true_label=Label.NOT_DISASTER, reviewer=admin_user
+    )
+    return predictions, make_version("v2", activate=False, threshold=0.0)
+
+
+def test_replay_shows_the_flip_rate_the_table_and_the_top_flips(admin_client, replayed):
+    _, v2 = replayed
+    replay = services.prediction_replay(version=v2)
+    assert replay.flips  # v2 calls everything a disaster
+    response = admin_client.get(replay_url(v2))
+    assert response.status_code == 200
+    assert response.context["form"].cleaned_data["last"] == 1000
+    html = text(response)
+    assert f"<dt>Replayed</dt><dd>{replay.n}</dd>" in html
+    assert f"<dt>Flips</dt><dd>{replay.flips}</dd>" in html
+    assert f"<dt>Flip rate</dt><dd>{replay.flip_rate:.1%}</dd>" in html
+    assert f"<dt>Wins</dt><dd>{replay.wins}</dd>" in html
+    assert f"<dt>Losses</dt><dd>{replay.losses}</dd>" in html
+    table = replay.table
+    assert (
+        '<tr><th scope="row">Not a disaster</th>'
+        f"<td>{table['not_disaster']['disaster']}</td><td>{table['not_disaster']['not_disaster']}</td>"
+    ) in html
+    for flip in replay.top_flips:
+        link = reverse("admin:predictor_prediction_change", args=[flip.prediction_id])
+        assert f'<a href="{link}">#{flip.prediction_id}</a>' in html
+        assert escape(flip.text) in html
+    assert f"Send the {replay.flips} flip{'s' * (replay.flips != 1)} to the review queue" in html
+
+
+def test_replay_the_last_n(admin_client, replayed):
+    _, v2 = replayed
+    response = admin_client.get(replay_url(v2, last=2))
+    assert response.context["replay"].n == 2
+    assert 'value="2"' in response.content.decode()
+
+
+@pytest.mark.parametrize("last", ["0", "100001", "many"])
+def test_replay_refuses_a_bad_count(admin_client, replayed, last):
+    _, v2 = replayed
+    response = admin_client.get(replay_url(v2, last=last))
+    assert response.status_code == 200
+    assert response.context["replay"] is None
+    assert 'class="errorlist' in response.content.decode()
+
+
+def test_send_the_flips_to_the_review_queue(admin_client, replayed):
+    predictions, v2 = replayed
+    replay = services.prediction_replay(version=v2)
+    response = admin_client.post(replay_url(v2), {"last": "1000"})
+    assert response.status_code == 302 and response["Location"] == replay_url(v2, last=1000)
+    requested = set(Prediction.objects.filter(review_requested=True).values_list("pk", flat=True))
+    unreviewed_flips = set(replay.flip_ids) - {predictions[0].pk}
+    assert requested == unreviewed_flips
+    already = len(replay.flip_ids) - len(unreviewed_flips)
+    expected = f"{len(unreviewed_flips)} flipped predictions sent to the review queue"
+    expected += f"; {already} already reviewed." if already else "."
+    assert messages_of(admin_client.get(response["Location"])) == [expected]
+
+
+def test_the_replay_of_a_missing_artifact_is_an_error_message(admin_client, make_version):
+    broken = make_version("v9", artifact=False)
+    response = admin_client.get(replay_url(broken), follow=True)
+    assert response.redirect_chain == [(change_url(broken), 302)]
+    (message,) = messages_of(response)
+    assert message.startswith("Could not replay v9: artifact of v9 is missing")
+
+
+def test_a_reviewer_replays_and_sends_flips(reviewer_client, replayed):
+    _, v2 = replayed
+    assert reviewer_client.get(replay_url(v2)).status_code == 200
+    assert reviewer_client.post(replay_url(v2), {"last": "1000"}).status_code == 302
+    assert Prediction.objects.filter(review_requested=True).exists()
+
+
+def test_who_may_see_the_replay_and_send_flips(client, django_user_model, replayed):
+    _, v2 = replayed
+    viewer = django_user_model.objects.create_user("vic", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_modelversion"))
+    client.force_login(viewer)
+    assert client.get(replay_url(v2)).status_code == 403  # it shows the tweets
+    viewer.user_permissions.add(Permission.objects.get(codename="view_prediction"))
+    page = client.get(replay_url(v2))
+    assert page.status_code == 200
+    assert "to the review queue</button>" not in page.content.decode()
+    assert client.post(replay_url(v2), {"last": "1000"}).status_code == 403
+    assert not Prediction.objects.filter(review_requested=True).exists()

@@ -244,7 +244,7 @@ def model_version_compare(
     can_promote = model_admin.has_activate_permission(request)
     active = selectors.model_version_active()
     if request.method == "GET" and active is not None and active.pk == version.pk:
-        messages.info(request, f"{version} is the active version: there is nothing to compare.")
+        messages.info(request, f"Nothing to compare: {version} is the active version.")
         return HttpResponseRedirect(_version_url(version))
     comparison = None
     force_form = None
@@ -283,14 +283,15 @@ def _promote(
     if "force" not in request.POST:
         activated, comparison = services.model_version_promote(version=version, user=request.user)
         if not activated:
+            # Messages start with a capital (the admin's CSS makes "v3" "V3"), so not with a name.
             messages.warning(
                 request,
-                f"{version} was not promoted; the gate says {comparison.reason}. "
+                f"The gate refused {version}: {comparison.reason.removeprefix('refuse: ')}. "
                 f"To promote it anyway, give your reason below.",
             )
             return _confirmation(active), comparison, False
         if active is not None and active.pk == version.pk:
-            messages.info(request, f"{version} is already the active version.")
+            messages.info(request, f"Nothing to do: {version} is already the active version.")
         else:
             because = f": {comparison.reason}" if comparison else ""
             messages.success(request, f"Promoted {version}{was}{because}.")

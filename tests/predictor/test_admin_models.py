@@ -165,7 +165,7 @@ def test_a_refused_promotion_asks_for_a_reason_then_forces(admin_client, admin_u
     assert refused.status_code == 200
     assert ModelVersion.objects.get(is_active=True) == v1
     (message,) = messages_of(refused)
-    assert message.startswith("v2 was not promoted; the gate says refuse: too few evaluation rows")
+    assert message.startswith("The gate refused v2: too few evaluation rows")
     html = text(refused)
     assert "Promote v2 although the gate refused it?" in html
     assert 'name="reason"' in html and "Promote v2 anyway</button>" in html
@@ -225,7 +225,14 @@ def test_comparing_the_active_version_says_there_is_nothing_to_compare(admin_cli
     v1, _ = candidate
     response = admin_client.get(compare_url(v1), follow=True)
     assert response.redirect_chain == [(change_url(v1), 302)]
-    assert messages_of(response) == ["v1 is the active version: there is nothing to compare."]
+    assert messages_of(response) == ["Nothing to compare: v1 is the active version."]
+
+
+def test_promoting_the_active_version_changes_nothing(admin_client, candidate):
+    v1, _ = candidate
+    response = admin_client.post(compare_url(v1), {"promote": "1"}, follow=True)
+    assert messages_of(response) == ["Nothing to do: v1 is already the active version."]
+    assert ModelActivation.objects.count() == 1
 
 
 def test_a_missing_artifact_is_an_error_message_not_a_500(admin_client, make_version, candidate):

@@ -243,7 +243,7 @@ def model_version_compare(
     version = _version(request, model_admin, object_id)
     can_promote = model_admin.has_activate_permission(request)
     active = selectors.model_version_active()
-    if request.method == "GET" and active is not None and active.pk == version.pk:
+    if request.method != "POST" and active is not None and active.pk == version.pk:
         messages.info(request, f"Nothing to compare: {version} is the active version.")
         return HttpResponseRedirect(_version_url(version))
     comparison = None

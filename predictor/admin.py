@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import F, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -19,6 +20,7 @@ from django.utils.translation import ngettext
 from ml.persistence import ArtifactError
 from predictor import admin_views, selectors, services
 from predictor.models import Label, ModelActivation, ModelVersion, Prediction, prediction_margin
+from predictor.templatetags.review_admin import metric, short_id
 
 admin.site.site_header = "Disaster Tweets administration"
 admin.site.site_title = "Disaster Tweets admin"
@@ -254,6 +256,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "name",
         "created",
         "active",
+        "eval_f1",
+        "eval_precision",
+        "eval_recall",
+        "eval_set",
         "f1",
         "accuracy",
         "threshold_display",
@@ -261,10 +267,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "feedback_rows",
         "train_seconds",
         "live_agreement",
+        "checks",
     ]
     actions = ["activate"]
     fields = [
-        *ModelVersion.RECORD_FIELDS,
+        *(name for name in ModelVersion.RECORD_FIELDS if name not in ("evaluation", "gate")),
+        "evaluation_report",
+        "gate_report",
         "artifact_path",
         "sha256",
         "predictions_made",
@@ -279,18 +288,64 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def active(self, version: ModelVersion) -> bool:
         return version.is_active
 
-    @admin.display(description="F1", ordering="metrics__f1")
-    def f1(self, version: ModelVersion) -> str:
-        return self._metric(version, "f1")
+    # Figures on the evaluation set: held out from every version's training, so they compare.
+    @admin.display(description="eval F1", ordering="evaluation__f1")
+    def eval_f1(self, version: ModelVersion) -> str:
+        return self._metric(version.evaluation, "f1")
 
-    @admin.display(description="accuracy", ordering="metrics__accuracy")
+    @admin.display(description="eval precision", ordering="evaluation__precision")
+    def eval_precision(self, version: ModelVersion) -> str:
+        return self._metric(version.evaluation, "precision")
+
+    @admin.display(description="eval recall", ordering="evaluation__recall")
+    def eval_recall(self, version: ModelVersion) -> str:
+        return self._metric(version.evaluation, "recall")
+
+    @admin.display(description="eval set")
+    def eval_set(self, version: ModelVersion) -> str:
+        return short_id((version.evaluation or {}).get("set"))
+
+    # Out-of-fold on the version's own training data: not comparable across versions.
+    @admin.display(description="OOF F1", ordering="metrics__f1")
+    def f1(self, version: ModelVersion) -> str:
+        return self._metric(version.metrics, "f1")
+
+    @admin.display(description="OOF accuracy", ordering="metrics__accuracy")
     def accuracy(self, version: ModelVersion) -> str:
-        return self._metric(version, "accuracy")
+        return self._metric(version.metrics, "accuracy")
 
     @staticmethod
-    def _metric(version: ModelVersion, name: str) -> str:
-        value = version.metrics.get(name)
-        return "-" if value is None else f"{value:.3f}"
+    def _metric(figures: dict | None, name: str) -> str:
+        return metric((figures or {}).get(name))
+
+    @admin.display(description="check")
+    def checks(self, version: ModelVersion) -> str:
+        """Links to the version's comparison with the active one and its shadow replay."""
+        replay = reverse("admin:predictor_modelversion_replay", args=[version.pk])
+        if version.is_active:
+            return format_html('<a href="{}">Shadow replay</a>', replay)
+        compare = reverse("admin:predictor_modelversion_compare", args=[version.pk])
+        return format_html(
+            '<a href="{}">Compare</a> · <a href="{}">Shadow replay</a>', compare, replay
+        )
+
+    @admin.display(description="evaluation set figures")
+    def evaluation_report(self, version: ModelVersion) -> str:
+        current = selectors.evaluation_set_current()
+        return render_to_string(
+            "admin/predictor/modelversion/includes/evaluation.html",
+            {
+                "evaluation": version.evaluation,
+                "current": current is not None
+                and (version.evaluation or {}).get("set") == current.identifier,
+            },
+        )
+
+    @admin.display(description="promotion gate")
+    def gate_report(self, version: ModelVersion) -> str:
+        return render_to_string(
+            "admin/predictor/modelversion/includes/gate_report.html", {"gate": version.gate}
+        )
 
     @admin.display(description="threshold", ordering="threshold")
     def threshold_display(self, version: ModelVersion) -> str:
@@ -355,6 +410,34 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         was = f" (was {previous})" if previous else ""
         self.message_user(request, f"Activated model {version}{was}.", messages.SUCCESS)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        context = {
+            "evaluation_set": selectors.evaluation_set_current(),
+            "can_activate": self.has_activate_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        pages = [
+            ("rollback/", admin_views.model_version_rollback, "rollback"),
+            ("<path:object_id>/compare/", admin_views.model_version_compare, "compare"),
+            ("<path:object_id>/replay/", admin_views.model_version_replay, "replay"),
+        ]
+        return [
+            *(
+                path(
+                    route,
+                    self.admin_site.admin_view(view),
+                    {"model_admin": self},
+                    name=f"{info}_{name}",
+                )
+                for route, view, name in pages
+            ),
+            *super().get_urls(),
+        ]
 
 
 @admin.register(ModelActivation)

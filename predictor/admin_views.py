@@ -1,5 +1,6 @@
 """Staff pages inside the admin: the review queue (one unreviewed prediction at a time, most
-uncertain first) and the dashboard. Wired in by PredictionAdmin.get_urls."""
+uncertain first) and the dashboard, wired in by PredictionAdmin.get_urls; a version's comparison
+with the active one (and promotion), its shadow replay, and rollback, by ModelVersionAdmin's."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from ml.gate import Comparison
+from ml.persistence import ArtifactError
 from predictor import selectors, services
-from predictor.models import Label, Prediction
+from predictor.models import Label, ModelActivation, ModelVersion, Prediction
 
 # Skipped ids kept in the session (the most recent ones), so "Skip" never shows a tweet again
 # in that session without letting the session grow without bound.
@@ -27,6 +31,8 @@ SKIP = "skip"
 RESTART = "restart"
 DASHBOARD_PERIODS = (7, 30, 90, 365)
 DASHBOARD_DEFAULT_DAYS = 30
+REPLAY_DEFAULT = 1000
+REPLAY_MAX = 100_000
 
 
 class ReviewDecisionForm(forms.Form):
@@ -113,8 +119,9 @@ def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> N
 
 @require_safe
 def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
-    """Predictions per day, share called disaster, probabilities, reviews and the model's
-    agreement with reviewers, overall and per model version, over the last N days."""
+    """Predictions per day (with the activations marked), share called disaster, probabilities,
+    reviews and the model's agreement with reviewers, overall and per model version, and the live
+    accuracy the audit sample measures, over the last N days."""
     _require(request, model_admin, "view")
     try:
         days = int(request.GET.get("days", DASHBOARD_DEFAULT_DAYS))
@@ -128,6 +135,13 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
     versions = selectors.model_version_review_figures(since=since)
     daily = selectors.prediction_daily_counts(since=since)
     histogram = selectors.prediction_probability_histogram(since=since)
+    audit = selectors.prediction_audit_estimate(since=since)
+    active = selectors.model_version_active()
+    activations = list(
+        ModelActivation.objects.filter(created__gte=since)
+        .select_related("version", "previous", "user")
+        .order_by("created", "id")
+    )
     bins = len(histogram)
     histogram_rows = [
         {"low": n / bins, "high": (n + 1) / bins, "count": count}
@@ -152,6 +166,14 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
             "precision": [figures.precision for _, figures in versions],
             "recall": [figures.recall for _, figures in versions],
         },
+        "activations": [
+            {
+                "day": timezone.localdate(activation.created).isoformat(),
+                "version": activation.version.name,
+                "reason": activation.reason,
+            }
+            for activation in activations
+        ],
     }
     context = {
         **model_admin.admin_site.each_context(request),
@@ -164,6 +186,212 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
         "versions": versions,
         "daily": daily,
         "histogram_rows": histogram_rows,
+        "audit": audit,
+        "active": active,
+        "activations": activations,
         "chart_data": chart_data,
     }
     return render(request, "admin/predictor/prediction/dashboard.html", context)
+
+
+# --- model versions ---------------------------------------------------------------------------
+
+
+class ForcePromoteForm(forms.Form):
+    """The confirmation to promote a version the gate refused: why, and against which version
+    the refusal was shown (so a change of the active version meanwhile is noticed)."""
+
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded with the activation as “forced: …”, beside the gate's verdict.",
+    )
+    active = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class ReplayForm(forms.Form):
+    last = forms.IntegerField(
+        min_value=1,
+        max_value=REPLAY_MAX,
+        label="Predictions to replay",
+        help_text=f"The most recent ones; at most {REPLAY_MAX:,}.",
+    )
+
+
+def _version(request: HttpRequest, model_admin: admin.ModelAdmin, object_id: str) -> ModelVersion:
+    version = model_admin.get_object(request, unquote(object_id))
+    if version is None:
+        raise Http404("No such model version.")
+    return version
+
+
+def _version_url(version: ModelVersion) -> str:
+    return reverse("admin:predictor_modelversion_change", args=[version.pk])
+
+
+VERSIONS_URL = "admin:predictor_modelversion_changelist"
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def model_version_compare(
+    request: HttpRequest, object_id: str, model_admin: admin.ModelAdmin
+) -> HttpResponse:
+    """GET: the gate's paired comparison of a version with the active one on the current
+    evaluation set. POST: promote it (services.model_version_promote); when the gate refuses,
+    the page asks for a reason, and a POST with one promotes it anyway."""
+    _require(request, model_admin, "view")
+    version = _version(request, model_admin, object_id)
+    can_promote = model_admin.has_activate_permission(request)
+    active = selectors.model_version_active()
+    if request.method != "POST" and active is not None and active.pk == version.pk:
+        messages.info(request, f"Nothing to compare: {version} is the active version.")
+        return HttpResponseRedirect(_version_url(version))
+    comparison = None
+    force_form = None
+    try:
+        if request.method == "POST":
+            if not can_promote:
+                raise PermissionDenied
+            force_form, comparison, done = _promote(request, version, active)
+            if done:
+                return HttpResponseRedirect(reverse(VERSIONS_URL))
+        if comparison is None and active is not None:
+            comparison = services.model_version_compare(candidate=version, active=active)
+    except (ArtifactError, ValueError) as exc:
+        action = f"compare {version} with {active}" if active else f"activate {version}"
+        messages.error(request, f"Could not {action}: {exc}")
+        return HttpResponseRedirect(_version_url(version))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": f"Compare {version} with the active version",
+        "version": version,
+        "active": active,
+        "comparison": comparison,
+        "evaluation_set": selectors.evaluation_set_current(),
+        "can_promote": can_promote,
+        "force_form": force_form,
+    }
+    return render(request, "admin/predictor/modelversion/compare.html", context)
+
+
+def _promote(
+    request: HttpRequest, version: ModelVersion, active: ModelVersion | None
+) -> tuple[ForcePromoteForm | None, Comparison | None, bool]:
+    """One promotion POST: (the confirmation form to show, the comparison, whether it is done)."""
+    was = f" (was {active})" if active else " (no version was active)"
+    if "force" not in request.POST:
+        activated, comparison = services.model_version_promote(version=version, user=request.user)
+        if not activated:
+            # Messages start with a capital (the admin's CSS makes "v3" "V3"), so not with a name.
+            messages.warning(
+                request,
+                f"The gate refused {version}: {comparison.reason.removeprefix('refuse: ')}. "
+                f"To promote it anyway, give your reason below.",
+            )
+            return _confirmation(active), comparison, False
+        if active is not None and active.pk == version.pk:
+            messages.info(request, f"Nothing to do: {version} is already the active version.")
+        else:
+            because = f": {comparison.reason}" if comparison else ""
+            messages.success(request, f"Promoted {version}{was}{because}.")
+        return None, comparison, True
+
+    form = ForcePromoteForm(request.POST)
+    if not form.is_valid():
+        return form, None, False
+    if form.cleaned_data["active"] != (active.pk if active else None):
+        # The refusal the reason answers was against another version: show the new comparison.
+        messages.warning(
+            request,
+            f"The active version changed meanwhile (now {active or 'none'}): "
+            f"check the comparison below and confirm again.",
+        )
+        return _confirmation(active), None, False
+    reason = form.cleaned_data["reason"]
+    _, comparison = services.model_version_promote(
+        version=version, user=request.user, force_reason=reason
+    )
+    messages.success(request, f"Promoted {version}{was}, forced: {reason}")
+    return None, comparison, True
+
+
+def _confirmation(active: ModelVersion | None) -> ForcePromoteForm:
+    return ForcePromoteForm(initial={"active": active.pk if active else None})
+
+
+@require_POST
+def model_version_rollback(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """Re-activate the version the active one replaced (services.model_version_rollback)."""
+    _require(request, model_admin, "activate")
+    active = selectors.model_version_active()
+    try:
+        version = services.model_version_rollback(user=request.user, via="admin")
+    except ValueError as exc:
+        messages.error(request, f"Nothing to roll back to: {exc}.")
+    except ArtifactError as exc:
+        messages.error(request, f"Could not roll back: {exc}")
+    else:
+        messages.success(request, f"Rolled back from {active or 'no active version'} to {version}.")
+    return HttpResponseRedirect(reverse(VERSIONS_URL))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def model_version_replay(
+    request: HttpRequest, object_id: str, model_admin: admin.ModelAdmin
+) -> HttpResponse:
+    """GET: what a version would have said about the last N stored predictions (a shadow replay,
+    services.prediction_replay). POST: send the predictions it would flip to the review queue."""
+    _require(request, model_admin, "view")
+    if not request.user.has_perm("predictor.view_prediction"):
+        raise PermissionDenied  # the page shows the tweets
+    version = _version(request, model_admin, object_id)
+    can_request = request.user.has_perm("predictor.change_prediction")
+    if request.method == "POST":
+        if not can_request:
+            raise PermissionDenied
+        form = ReplayForm(request.POST)
+    else:
+        form = ReplayForm({"last": request.GET.get("last", REPLAY_DEFAULT)})
+    replay = None
+    if form.is_valid():
+        last = form.cleaned_data["last"]
+        try:
+            replay = services.prediction_replay(version=version, last=last)
+        except ArtifactError as exc:
+            messages.error(request, f"Could not replay {version}: {exc}")
+            return HttpResponseRedirect(_version_url(version))
+        if request.method == "POST":
+            queued = services.prediction_review_request(
+                predictions=Prediction.objects.filter(pk__in=replay.flip_ids)
+            )
+            messages.success(request, _queued_message(queued, len(replay.flip_ids)))
+            url = reverse("admin:predictor_modelversion_replay", args=[version.pk])
+            return HttpResponseRedirect(f"{url}?last={last}")
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": f"Shadow replay of {version}",
+        "version": version,
+        "form": form,
+        "replay": replay,
+        "labels": [label for _, label in Label.choices],
+        "table": _replay_table(replay) if replay else None,
+        "can_request": can_request,
+    }
+    return render(request, "admin/predictor/modelversion/replay.html", context)
+
+
+def _queued_message(queued: int, flips: int) -> str:
+    message = f"{queued:,} flipped prediction{'s' * (queued != 1)} sent to the review queue"
+    if flips > queued:
+        message += f"; {flips - queued:,} already reviewed"
+    return message + "."
+
+
+def _replay_table(replay: services.Replay) -> list[tuple[str, list[int]]]:
+    """The 2x2 table of stored against replayed labels, as (stored label, counts by new label)."""
+    return [
+        (Label(old).label, [replay.table.get(old, {}).get(new, 0) for new in Label.values])
+        for old in Label.values
+    ]

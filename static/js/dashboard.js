@@ -51,6 +51,7 @@
           pointRadius: 3,
           order: 0, // drawn over the bars
         },
+        activationMarkers(),
       ],
     },
     options: {
@@ -59,8 +60,47 @@
         y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
       },
       interaction: { mode: "index", intersect: false },
+      plugins: {
+        tooltip: {
+          callbacks: {
+            label: (item) =>
+              item.dataset.versions
+                ? "Activated: " + item.dataset.versions[item.dataIndex]
+                : item.dataset.label + ": " + item.formattedValue,
+          },
+        },
+      },
     },
   });
+
+  // A downward triangle on top of each day's bar when a version was activated that day;
+  // the activations table under the chart says which, when and why.
+  function activationMarkers() {
+    const days = data.daily.days;
+    const heights = days.map(() => null);
+    const versions = days.map(() => null);
+    for (const activation of data.activations) {
+      const index = days.indexOf(activation.day);
+      if (index < 0) continue;
+      heights[index] = data.daily.disaster[index] + data.daily.not_disaster[index];
+      versions[index] = versions[index] ? versions[index] + ", " + activation.version : activation.version;
+    }
+    return {
+      label: "Model activated",
+      data: heights,
+      versions: versions,
+      type: "line",
+      stack: "activations", // not stacked on the reviewed line
+      showLine: false,
+      pointStyle: "triangle",
+      rotation: 180,
+      pointRadius: 9,
+      pointHoverRadius: 11,
+      borderColor: ink,
+      backgroundColor: amber,
+      order: -1,
+    };
+  }
 
   draw("chart-histogram", {
     type: "bar",

@@ -4,6 +4,7 @@ browser tests and `make screenshots` need on a live server (tests/live_server.py
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import time
 from pathlib import Path
@@ -124,3 +125,16 @@ def login(page: Page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def version_row(page: Page, name: str):
+    """The model versions list's row of version `name`."""
+    return page.locator("#result_list tbody tr").filter(
+        has=page.get_by_role("link", name=name, exact=True)
+    )
+
+
+def version_stored(server: LiveServer) -> str:
+    """Train a version on the sample data without activating it; its name."""
+    out = manage_ok(server, "retrain", "--no-activate", "--data", "data/sample_tweets.csv")
+    return re.search(r"^(\S+) stored \(not active\)", out, re.MULTILINE).group(1)

@@ -1,5 +1,6 @@
 """axe-core, injected into each page as a visitor or a reviewer sees it: no serious or critical
-violations on the form, its result, its error state, the review queue and the dashboard."""
+violations on the form, its result, its error state, the review queue, the dashboard and the
+model versions' pages (list, a version, compare, the promotion's confirmation, shadow replay)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from tests.e2e.browser import (
     axe_violations,
     login,
     predictions_create,
+    version_row,
+    version_stored,
 )
 
 pytestmark = pytest.mark.e2e
@@ -59,5 +62,58 @@ PAGES = {
 def test_no_serious_violations(server, page, name):
     predictions_create(server, ["Hurricane makes landfall, thousands without power"])
     PAGES[name](page)
+    violations = axe_violations(page)
+    assert not violations, f"axe-core on {name} ({page.url}):\n{axe_report(violations)}"
+
+
+@pytest.fixture(scope="module")
+def candidate(server) -> str:
+    """A version stored beside the active one (trained on the sample, not activated)."""
+    return version_stored(server)
+
+
+def open_versions(page, name: str) -> None:
+    login(page, "admin")
+    page.goto("/admin/predictor/modelversion/")
+    expect(version_row(page, name)).to_be_visible()
+
+
+def open_version(page, name: str) -> None:
+    open_versions(page, name)
+    version_row(page, name).get_by_role("link", name=name, exact=True).click()
+    expect(page.locator(".field-gate_report")).to_be_visible()
+
+
+def open_compare(page, name: str) -> None:
+    open_versions(page, name)
+    version_row(page, name).get_by_role("link", name="Compare", exact=True).click()
+    expect(page.locator(".comparison-table")).to_be_visible()
+
+
+def open_promote_confirmation(page, name: str) -> None:
+    open_compare(page, name)
+    page.get_by_role("button", name=f"Promote {name}").click()
+    expect(page.get_by_label("Reason")).to_be_visible()
+
+
+def open_replay(page, name: str) -> None:
+    open_versions(page, name)
+    version_row(page, name).get_by_role("link", name="Shadow replay").click()
+    expect(page.locator("#replay-totals")).to_be_visible()
+
+
+VERSION_PAGES = {
+    "model versions": open_versions,
+    "model version": open_version,
+    "compare": open_compare,
+    "promote confirmation": open_promote_confirmation,
+    "shadow replay": open_replay,
+}
+
+
+@pytest.mark.parametrize("name", VERSION_PAGES)
+def test_no_serious_violations_on_the_model_pages(server, page, candidate, name):
+    predictions_create(server, ["Hurricane makes landfall, thousands without power"])
+    VERSION_PAGES[name](page, candidate)
     violations = axe_violations(page)
     assert not violations, f"axe-core on {name} ({page.url}):\n{axe_report(violations)}"

@@ -307,6 +307,78 @@ def test_dashboard_queries_do_not_grow_with_rows(
         admin_client.get(DASHBOARD)
 
 
+def dashboard_data(html: str) -> dict:
+    return json.loads(
+        re.search(
+            r'<script id="dashboard-data" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+
+
+def test_dashboard_live_accuracy_from_the_audit_sample(admin_client, make_prediction, admin_user):
+    reviewed = {"reviewed_by": admin_user, "reviewed_at": timezone.now(), "is_audit": True}
+    for probability, truth in [(0.9, "disaster"), (0.8, "disaster"), (0.1, "not_disaster")]:
+        make_prediction(probability=probability, true_label=truth, **reviewed)
+    make_prediction(probability=0.9, true_label=Label.NOT_DISASTER, **reviewed)  # the model erred
+    make_prediction(probability=0.9, true_label=Label.DISASTER, reviewed_by=admin_user)  # no audit
+    make_prediction(
+        probability=0.9,
+        true_label=Label.NOT_DISASTER,
+        created=timezone.now() - timedelta(days=100),
+        **reviewed,
+    )  # before the period
+    response = admin_client.get(DASHBOARD)
+    audit = response.context["audit"]
+    assert (audit.reviewed, audit.agreed) == (4, 3)
+    low, high = audit.interval
+    html = " ".join(response.content.decode().split())
+    assert "<dt>Audit sample</dt> <dd>75.0%</dd>" in html
+    assert f"95% interval {low:.1%} to {high:.1%}, from 4 audit reviews" in html
+
+
+def test_dashboard_live_accuracy_without_audit_reviews(admin_client, make_version):
+    make_version(
+        "v1",
+        artifact=False,
+        is_active=True,
+        evaluation={"set": "ab" * 32, "n": 1523, "f1": 0.7712, "accuracy": 0.8123},
+    )
+    html = " ".join(admin_client.get(DASHBOARD).content.decode().split())
+    assert "Not enough audit reviews yet" in html
+    assert "<dt>v1 on the evaluation set</dt> <dd>81.2%</dd>" in html
+    assert "accuracy; F1 0.771, on 1,523 rows (set abababababab)" in html
+
+
+def test_dashboard_without_an_active_version(admin_client):
+    assert "No version is active" in admin_client.get(DASHBOARD).content.decode()
+
+
+def test_dashboard_marks_the_activations_of_the_period(admin_client, admin_user, make_version):
+    from predictor import services
+
+    v1 = make_version("v1")
+    v2 = make_version("v2", activate=False)
+    services.model_version_activate(version=v2, user=admin_user, via="admin", reason="promote: ok")
+    response = admin_client.get(DASHBOARD)
+    html = " ".join(response.content.decode().split())
+    today = timezone.localdate().isoformat()
+    assert dashboard_data(html)["activations"] == [
+        {"day": today, "version": "v1", "reason": ""},
+        {"day": today, "version": "v2", "reason": "promote: ok"},
+    ]
+    table = html[html.index('<table class="dashboard-table" id="activations">') :]
+    table = table[: table.index("</table>")]
+    assert f"<td>v2</td> <td>{v1.name}</td> <td>{admin_user.username} (admin)</td>" in table
+    assert '<td class="activation-reason">promote: ok</td>' in table
+    assert "<td>v1</td> <td>-</td> <td>test</td>" in table
+
+
+def test_dashboard_without_activations_in_the_period(admin_client, history):
+    html = admin_client.get(DASHBOARD).content.decode()
+    assert "No activations in this period." in html
+    assert dashboard_data(html)["activations"] == []
+
+
 def test_reviewer_sees_the_dashboard(reviewer_client, history):
     assert reviewer_client.get(DASHBOARD).status_code == 200
 

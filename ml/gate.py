@@ -243,7 +243,7 @@ def _verdict(
     if n < min_rows:
         return False, (
             f"refuse: too few evaluation rows (n={n} < {min_rows}) to tell a gain "
-            f"from noise; use --force to promote anyway"
+            f"from noise; promote it anyway only with a stated reason (forced)"
         )
     if b > c and p < MCNEMAR_ALPHA:
         return False, (

@@ -415,6 +415,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         context = {
             "evaluation_set": selectors.evaluation_set_current(),
             "can_activate": self.has_activate_permission(request),
+            "rollback_target": selectors.model_version_rollback_target(),
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)

@@ -20,7 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from ml.gate import Comparison
 from ml.persistence import ArtifactError
 from predictor import selectors, services
-from predictor.models import Label, ModelActivation, ModelVersion, Prediction
+from predictor.errors import NoEarlierVersion, NoEvaluationSet
+from predictor.models import Label, ModelVersion, Prediction
 
 # Skipped ids kept in the session (the most recent ones), so "Skip" never shows a tweet again
 # in that session without letting the session grow without bound.
@@ -137,11 +138,7 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
     histogram = selectors.prediction_probability_histogram(since=since)
     audit = selectors.prediction_audit_estimate(since=since)
     active = selectors.model_version_active()
-    activations = list(
-        ModelActivation.objects.filter(created__gte=since)
-        .select_related("version", "previous", "user")
-        .order_by("created", "id")
-    )
+    activations = list(selectors.model_activation_list(since=since))
     bins = len(histogram)
     histogram_rows = [
         {"low": n / bins, "high": (n + 1) / bins, "count": count}
@@ -257,7 +254,7 @@ def model_version_compare(
                 return HttpResponseRedirect(reverse(VERSIONS_URL))
         if comparison is None and active is not None:
             comparison = services.model_version_compare(candidate=version, active=active)
-    except (ArtifactError, ValueError) as exc:
+    except (ArtifactError, NoEvaluationSet) as exc:
         action = f"compare {version} with {active}" if active else f"activate {version}"
         messages.error(request, f"Could not {action}: {exc}")
         return HttpResponseRedirect(_version_url(version))
@@ -327,7 +324,7 @@ def model_version_rollback(request: HttpRequest, model_admin: admin.ModelAdmin) 
     active = selectors.model_version_active()
     try:
         version = services.model_version_rollback(user=request.user, via="admin")
-    except ValueError as exc:
+    except NoEarlierVersion as exc:
         messages.error(request, f"Nothing to roll back to: {exc}.")
     except ArtifactError as exc:
         messages.error(request, f"Could not roll back: {exc}")

@@ -19,6 +19,14 @@ class ModelUnavailable(Exception):
     """No model can serve predictions right now; the message says why."""
 
 
+class NoEvaluationSet(Exception):
+    """Nothing to compare versions on yet: no version has been trained here."""
+
+
+class NoEarlierVersion(Exception):
+    """A rollback with nothing to roll back to."""
+
+
 def unavailable_reason(exc: BaseException) -> tuple[str, str] | None:
     """(code, message for the caller) when `exc` means "not now" (503), else None.
 

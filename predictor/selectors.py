@@ -85,6 +85,21 @@ def model_activation_last() -> ModelActivation | None:
     return ModelActivation.objects.order_by("-created", "-id").first()
 
 
+def model_version_rollback_target() -> ModelVersion | None:
+    """The version a rollback would re-activate: the one the latest activation replaced."""
+    last = ModelActivation.objects.select_related("previous").order_by("-created", "-id").first()
+    return last.previous if last else None
+
+
+def model_activation_list(*, since: datetime) -> QuerySet[ModelActivation]:
+    """Activations and rollbacks since `since`, oldest first, with their versions and users."""
+    return (
+        ModelActivation.objects.filter(created__gte=since)
+        .select_related("version", "previous", "user")
+        .order_by("created", "id")
+    )
+
+
 def model_version_active_at(moment: datetime) -> ModelVersion | None:
     """The version that was active at `moment`, from the activation history (None before the
     first activation)."""

@@ -32,6 +32,7 @@ from ml.train import train
 from predictor import selectors
 from predictor.active_model import active_model
 from predictor.artifact_store import artifact_local_file, artifact_publish, artifact_verify
+from predictor.errors import NoEarlierVersion, NoEvaluationSet
 from predictor.models import (
     EvaluationRow,
     EvaluationSet,
@@ -470,17 +471,17 @@ def prediction_review_request(*, predictions: QuerySet[Prediction]) -> int:
 
 
 def evaluation_current() -> Evaluation:
-    """The evaluation set versions were last scored on, with its rows (ValueError when no
+    """The evaluation set versions were last scored on, with its rows (NoEvaluationSet when no
     version has been trained here yet)."""
     record = selectors.evaluation_set_current()
     if record is None:
-        raise ValueError("there is no evaluation set yet: train a version first")
+        raise NoEvaluationSet("there is no evaluation set yet: train a version first")
     return Evaluation(record, selectors.evaluation_dataset(record))
 
 
 def model_version_compare(*, candidate: ModelVersion, active: ModelVersion) -> Comparison:
     """The gate's paired comparison of two stored versions on the current evaluation set
-    (ArtifactError when either cannot be loaded, ValueError without an evaluation set)."""
+    (ArtifactError when either cannot be loaded, NoEvaluationSet without an evaluation set)."""
     evaluation = evaluation_current()
     models = [load(artifact_local_file(v), v.sha256) for v in (candidate, active)]
     return compare_models(*models, evaluation.data)
@@ -508,11 +509,11 @@ def model_version_promote(
 
 
 def model_version_rollback(*, user: AbstractBaseUser | None, via: str) -> ModelVersion:
-    """Activate the version the active one replaced (ValueError when there is none)."""
-    last = selectors.model_activation_last()
-    if last is None or last.previous is None:
-        raise ValueError("there is no earlier version to roll back to")
-    return model_version_activate(version=last.previous, user=user, via=via, reason="rollback")
+    """Activate the version the active one replaced (NoEarlierVersion when there is none)."""
+    target = selectors.model_version_rollback_target()
+    if target is None:
+        raise NoEarlierVersion("there is no earlier version to roll back to")
+    return model_version_activate(version=target, user=user, via=via, reason="rollback")
 
 
 @dataclass(frozen=True)

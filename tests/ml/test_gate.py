@@ -157,7 +157,7 @@ def test_below_the_minimum_rows_the_gate_refuses_whatever_the_models():
     assert not result.promote
     assert result.reason == (
         f"refuse: too few evaluation rows (n={n} < {MIN_EVALUATION_ROWS}) to tell a gain "
-        "from noise; use --force to promote anyway"
+        "from noise; promote it anyway only with a stated reason (forced)"
     )
 
 

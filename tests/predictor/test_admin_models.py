@@ -299,7 +299,7 @@ def test_roll_back_to_the_previous_version(admin_client, admin_user, make_versio
     v1 = make_version("v1")
     make_version("v2")
     page = admin_client.get(VERSIONS).content.decode()
-    assert f'action="{ROLLBACK}"' in page and "Roll back to the previous version" in page
+    assert f'action="{ROLLBACK}"' in page and "Roll back to the previous version (v1)" in page
 
     response = admin_client.post(ROLLBACK, follow=True)
     assert response.redirect_chain == [(VERSIONS, 302)]

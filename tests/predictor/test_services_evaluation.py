@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from predictor import selectors, services
+from predictor.errors import NoEarlierVersion
 from predictor.models import EvaluationSet, Label, ModelActivation, ModelVersion, Prediction
 from predictor.tweets import Tweet
 
@@ -148,7 +149,7 @@ def test_compare_promote_and_roll_back(make_version, django_user_model):
 
 def test_rollback_without_an_earlier_version_is_refused(make_version):
     make_version("v1")
-    with pytest.raises(ValueError, match="no earlier version"):
+    with pytest.raises(NoEarlierVersion, match="no earlier version"):
         services.model_version_rollback(user=None, via="command")
 
 

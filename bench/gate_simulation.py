@@ -16,10 +16,11 @@ that slice, the candidate also on the other reviews. Scenarios:
 - seed-large: the poisoned scenario's active recipe with another seed (noise on a larger set).
 
 Prints one line per scenario and seed: evaluation n, both F1s on it, dF1 with its 95% interval,
-McNemar b/c/p, the verdict, and both models' F1 on the unseen rows. With ``--power``, also how
-often the rule (without its minimum size) would promote each pair on random evaluation sets
-of 100 to 1,000 of the unseen rows: the false-promotion rate of noise and the power for real
-gains, per size. No Django.
+the Brier score's gain (active minus candidate) with its 95% interval, McNemar b/c/p, the
+verdict under the current rule (ml.gate), and both models' F1 on the unseen rows. With
+``--power``, also how often the rule (without its minimum size) would promote each pair on
+random evaluation sets of 100 to 1,000 of the unseen rows: the false-promotion rate of noise
+and the power for real gains, per size. No Django.
 """
 
 import argparse
@@ -154,6 +155,7 @@ def report(
     print(
         f"| {name} | {seed} | {result.n} | {result.active.f1:.3f} | {result.candidate.f1:.3f} "
         f"| {result.delta_f1:+.3f} [{result.delta_f1_low:+.3f}, {result.delta_f1_high:+.3f}] "
+        f"| {result.brier_gain:+.4f} [{result.brier_gain_low:+.4f}, {result.brier_gain_high:+.4f}] "
         f"| {result.active_only_correct}/{result.candidate_only_correct}/{result.mcnemar_p:.3g} "
         f"| {result.verdict} | {unseen_active:.3f} | {unseen_candidate:.3f} "
         f"| {unseen_candidate - unseen_active:+.3f} |",
@@ -228,9 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print(
         "| scenario | seed | eval n | active F1 | candidate F1 | dF1 [95% interval] "
-        "| McNemar b/c/p | verdict | unseen active F1 | unseen candidate F1 | unseen dF1 |"
+        "| Brier gain [95% interval] | McNemar b/c/p | verdict | unseen active F1 "
+        "| unseen candidate F1 | unseen dF1 |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("|" + " --- |" * 12)
     for seed in args.seeds:
         run_seed(data, seed, args.n_jobs, set(args.scenarios), args.power)
     if POWER:

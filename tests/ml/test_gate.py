@@ -8,6 +8,7 @@ import pytest
 
 from ml.data import Dataset, DatasetError
 from ml.gate import (
+    BRIER_MARGIN,
     MIN_EVALUATION_ROWS,
     bootstrap_delta_f1,
     compare,
@@ -240,3 +241,18 @@ def test_surer_probabilities_with_the_same_labels_are_promoted_on_the_brier_scor
     assert result.brier_gain == pytest.approx(0.9 * (0.45**2 - 0.1**2))
     assert 0 < result.brier_gain_low <= result.brier_gain <= result.brier_gain_high
     assert result.promote and "Brier score better by +0.173" in result.reason
+
+
+@pytest.mark.parametrize(("sharper_by", "promote"), [(0.0006, False), (0.005, True)])
+def test_a_brier_gain_must_clear_the_margin(sharper_by, promote):
+    y = np.array([1, 0] * 500)
+    active = np.where(y == 1, 0.6, 0.4)
+    candidate = np.where(y == 1, 0.6 + sharper_by, 0.4 - sharper_by)
+
+    result = compare(y, candidate, active, candidate_threshold=0.5, active_threshold=0.5)
+
+    # Every row gains the same: (0.4)² - (0.4 - d)², so the interval is the gain itself.
+    gain = 0.4**2 - (0.4 - sharper_by) ** 2
+    assert result.brier_gain_low == pytest.approx(gain) == pytest.approx(result.brier_gain)
+    assert (gain > BRIER_MARGIN) is promote
+    assert result.promote is promote

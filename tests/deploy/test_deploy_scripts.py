@@ -40,7 +40,7 @@ def test_user_data_is_a_valid_script_embedding_the_deploy_files():
     assert result.returncode == 0, result.stderr
     user_data = result.stdout
     assert len(user_data.encode()) < 16 * 1024  # EC2 refuses larger user data
-    assert subprocess.run(["bash", "-n"], input=user_data, text=True).returncode == 0
+    assert subprocess.run(["bash", "-n"], input=user_data, text=True, timeout=30).returncode == 0
     files = embedded_files(user_data)
     assert files["/etc/disaster-site/Caddyfile"] == (DEPLOY / "Caddyfile").read_text()
     assert files["/usr/local/bin/disaster-site"] == (DEPLOY / "disaster-site.sh").read_text()
@@ -56,7 +56,9 @@ def test_scripts_pass_shellcheck(tmp_path):
     rendered = tmp_path / "user-data.sh"
     rendered.write_text(render().stdout)
     scripts = [*DEPLOY.glob("*.sh"), rendered]
-    result = subprocess.run(["shellcheck", *map(str, scripts)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["shellcheck", *map(str, scripts)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -128,7 +130,11 @@ def host(tmp_path):
     def run(*args: str) -> list[str]:
         log.write_text("")
         result = subprocess.run(
-            [DEPLOY / "disaster-site.sh", *args], env=env, capture_output=True, text=True
+            [DEPLOY / "disaster-site.sh", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
         return log.read_text().splitlines()
@@ -212,6 +218,7 @@ def test_without_a_command_it_prints_its_usage():
         env={**os.environ, "DISASTER_SITE_ETC": "/nonexistent"},
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "disaster-site deploy IMAGE" in result.stderr

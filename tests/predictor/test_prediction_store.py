@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -104,9 +105,10 @@ def test_a_failing_statement_stores_none_of_the_batch(make_version, monkeypatch)
 
 def child_takes_the_lock(lock_file: Callable[[], int | None]) -> str:
     """What a forked child finds when it tries the lock file `lock_file()` opens, without
-    waiting: "held elsewhere", "taken" or "no file"."""
+    waiting: "held elsewhere", "taken", "no file", or "hung" (a lock the fork left held)."""
     child = os.fork()
     if child == 0:  # pragma: no cover (runs in the child)
+        signal.alarm(10)  # a child stuck on a lock inherited from the fork ends, and says so
         fd = lock_file()
         if fd is None:
             os._exit(2)
@@ -116,7 +118,8 @@ def child_takes_the_lock(lock_file: Callable[[], int | None]) -> str:
             os._exit(0)
         os._exit(1)
     _, status = os.waitpid(child, 0)
-    return ["held elsewhere", "taken", "no file"][os.waitstatus_to_exitcode(status)]
+    code = os.waitstatus_to_exitcode(status)
+    return "hung" if code == -signal.SIGALRM else ["held elsewhere", "taken", "no file"][code]
 
 
 def test_the_lock_file_keeps_other_processes_out_while_held(tmp_path):
@@ -152,7 +155,8 @@ def test_threads_of_one_process_write_in_turn(tmp_path):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=30)  # a lock that never frees must fail the test, not hang it
+    assert not any(thread.is_alive() for thread in threads)
     assert not overlaps
 
 

@@ -115,19 +115,37 @@ def _next_version_name() -> str:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The current evaluation set: its stored record and its rows."""
+    """An evaluation set's rows and what names them: the identifier (a hash of the rows) and
+    where they come from (`audits`: the audit predictions' ids and rows, after the base rows)."""
 
-    record: EvaluationSet
+    identifier: str
     data: Dataset
+    base_rows: int
+    audit_ids: tuple[int, ...]
+
+    @classmethod
+    def of(cls, record: EvaluationSet, data: Dataset) -> Evaluation:
+        audit_ids = tuple(
+            record.rows.filter(prediction__isnull=False).values_list("prediction_id", flat=True)
+        )
+        return cls(record.identifier, data, record.base_rows, audit_ids)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "set": self.identifier,
+            "n": len(self.data),
+            "base_rows": self.base_rows,
+            "audit_rows": len(self.audit_ids),
+        }
 
 
-def evaluation_set_refresh(*, base: Dataset, training_data: str) -> tuple[Evaluation, Dataset]:
-    """The evaluation set for this base data, and the base rows left for training.
+def evaluation_set_for(base: Dataset) -> tuple[Evaluation, Dataset]:
+    """The evaluation set for this base data, and the base rows left for training; stores
+    nothing (evaluation_set_store does, once a version trained against it is stored).
 
     The set is a grouped, stratified EVALUATION_SHARE of the base rows (fixed by its seed, so
-    the same base file gives the same slice) plus every reviewed audit prediction. It is stored
-    once per content (its identifier is a hash of its rows); `created` says when it was last
-    made current.
+    the same base file gives the same slice) plus every reviewed audit prediction; its
+    identifier is a hash of its rows.
     """
     train_rows, evaluation_rows = evaluation_split(
         base, share=settings.EVALUATION_SHARE, seed=EVALUATION_SEED
@@ -135,44 +153,49 @@ def evaluation_set_refresh(*, base: Dataset, training_data: str) -> tuple[Evalua
     base_part = base.subset(evaluation_rows)
     audits = selectors.audit_reviews()
     data = Dataset.from_rows(base_part.rows() + [row for _, row in audits])
-    identifier = data.digest()
+    evaluation = Evaluation(data.digest(), data, len(base_part), tuple(pk for pk, _ in audits))
+    return evaluation, base.subset(train_rows)
+
+
+def evaluation_set_store(*, evaluation: Evaluation, training_data: str) -> EvaluationSet:
+    """Store `evaluation` once per content and make it current (`created` says when it last
+    became current)."""
     now = timezone.now()
-    with transaction.atomic():
-        record, created = EvaluationSet.objects.get_or_create(
-            identifier=identifier,
-            defaults={
-                "base_rows": len(base_part),
-                "audit_rows": len(audits),
-                "training_data": training_data,
-                "created": now,
-            },
-        )
-        if created:
-            EvaluationRow.objects.bulk_create(
-                [
-                    EvaluationRow(
-                        evaluation_set=record,
-                        text=text,
-                        keyword=keyword,
-                        location=location,
-                        target=target,
-                        prediction_id=prediction_id,
-                    )
-                    for prediction_id, (text, keyword, location, target) in [
-                        *((None, row) for row in base_part.rows()),
-                        *audits,
-                    ]
-                ],
-                batch_size=500,
+    record, created = EvaluationSet.objects.get_or_create(
+        identifier=evaluation.identifier,
+        defaults={
+            "base_rows": evaluation.base_rows,
+            "audit_rows": len(evaluation.audit_ids),
+            "training_data": training_data,
+            "created": now,
+        },
+    )
+    if not created:
+        EvaluationSet.objects.filter(pk=record.pk).update(created=now)
+        return record
+    origins = [None] * evaluation.base_rows + list(evaluation.audit_ids)
+    EvaluationRow.objects.bulk_create(
+        [
+            EvaluationRow(
+                evaluation_set=record,
+                text=text,
+                keyword=keyword,
+                location=location,
+                target=target,
+                prediction_id=prediction_id,
             )
-        else:
-            EvaluationSet.objects.filter(pk=record.pk).update(created=now)
-    return Evaluation(record, data), base.subset(train_rows)
+            for prediction_id, (text, keyword, location, target) in zip(
+                origins, evaluation.data.rows(), strict=True
+            )
+        ],
+        batch_size=500,
+    )
+    return record
 
 
 def _evaluation_figures(evaluation: Evaluation, metrics: Metrics) -> dict[str, object]:
     return {
-        "set": evaluation.record.identifier,
+        "set": evaluation.identifier,
         "n": metrics.n,
         "f1": metrics.f1,
         "precision": metrics.precision,
@@ -188,7 +211,7 @@ def model_version_evaluation_refresh(
     """Score every version not yet scored on `evaluation` (a version whose artifact cannot be
     loaded gets None). `loaded` offers models already in memory, by version id."""
     loaded = loaded or {}
-    stale = ModelVersion.objects.exclude(evaluation__set=evaluation.record.identifier)
+    stale = ModelVersion.objects.exclude(evaluation__set=evaluation.identifier)
     for version in stale.only("pk", "name", "artifact_path", "sha256"):
         try:
             model = loaded.get(version.pk) or load(artifact_local_file(version), version.sha256)
@@ -225,7 +248,7 @@ def model_version_train(
         logger.warning(SAMPLE_DATA_WARNING)
     base = read_csv(path)
     started = time.perf_counter()
-    evaluation, base_train = evaluation_set_refresh(base=base, training_data=path.name)
+    evaluation, base_train = evaluation_set_for(base)
     feedback = selectors.feedback_dataset() if include_feedback else Dataset.from_rows([])
     merged = base_train.merged_with(feedback)  # the feedback rows come last
     first_feedback_row = len(merged) - len(Dataset.from_rows([]).merged_with(feedback))
@@ -255,6 +278,7 @@ def model_version_train(
     artifact = save(trained, settings.MODELS_DIR, f"{name}-{timezone.now():%Y%m%dT%H%M%S}")
     try:
         with transaction.atomic():
+            evaluation_set_store(evaluation=evaluation, training_data=path.name)
             version = ModelVersion.objects.create(
                 name=name,
                 artifact_path=artifact.path.name,
@@ -294,12 +318,7 @@ def _gate(
     """The gate's report for a candidate: the comparison with `current` (loaded as `active`,
     or the error that kept it from loading) and the decision."""
     report: dict[str, object] = {
-        "evaluation_set": {
-            "set": evaluation.record.identifier,
-            "n": evaluation.record.size,
-            "base_rows": evaluation.record.base_rows,
-            "audit_rows": evaluation.record.audit_rows,
-        },
+        "evaluation_set": evaluation.as_dict(),
         "active_version": current.name if current else None,
         "comparison": None,
     }
@@ -476,7 +495,7 @@ def evaluation_current() -> Evaluation:
     record = selectors.evaluation_set_current()
     if record is None:
         raise NoEvaluationSet("there is no evaluation set yet: train a version first")
-    return Evaluation(record, selectors.evaluation_dataset(record))
+    return Evaluation.of(record, selectors.evaluation_dataset(record))
 
 
 def model_version_compare(*, candidate: ModelVersion, active: ModelVersion) -> Comparison:

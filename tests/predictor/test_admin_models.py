@@ -45,10 +45,8 @@ def messages_of(response) -> list[str]:
 @pytest.fixture
 def evaluation_set():
     """The sample data's evaluation set (fewer than 300 rows: the gate always refuses on it)."""
-    evaluation, _ = services.evaluation_set_refresh(
-        base=read_csv(settings.SAMPLE_TRAIN_DATA), training_data="sample_tweets.csv"
-    )
-    return evaluation.record
+    evaluation, _ = services.evaluation_set_for(read_csv(settings.SAMPLE_TRAIN_DATA))
+    return services.evaluation_set_store(evaluation=evaluation, training_data="sample_tweets.csv")
 
 
 @pytest.fixture

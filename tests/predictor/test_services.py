@@ -12,7 +12,7 @@ from ml.data import DatasetError
 from ml.persistence import ArtifactError
 from predictor import services
 from predictor.errors import ModelUnavailable
-from predictor.models import Label, ModelVersion, Prediction, Source
+from predictor.models import EvaluationSet, Label, ModelVersion, Prediction, Source
 from predictor.tweets import tweet_clean
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +183,18 @@ def test_model_version_train_refuses_unusable_data_and_changes_nothing(
     assert list(ModelVersion.objects.all()) == [active_version]
     assert ModelVersion.objects.get(is_active=True) == active_version
     assert set(settings.MODELS_DIR.iterdir()) == before
+    assert not EvaluationSet.objects.exists()
+
+
+def test_data_that_splits_but_cannot_train_stores_no_evaluation_set(active_version, tmp_path):
+    # Ten rows of each class: an evaluation set can be held out, but every training row is a
+    # near-copy of one of its rows (digits do not tell them apart), so nothing is left to train.
+    rows = [("", "", f"flood number {i}", 1) for i in range(10)]
+    rows += [("", "", f"calm number {i}", 0) for i in range(10)]
+    with pytest.raises(DatasetError):
+        services.model_version_train(data_path=write_csv(tmp_path / "copies.csv", rows))
+    assert not EvaluationSet.objects.exists()
+    assert list(ModelVersion.objects.all()) == [active_version]
 
 
 def test_model_version_activate_switches_atomically(make_version):

@@ -45,7 +45,7 @@ def test_retrain_no_activate_keeps_the_current_version(active_version):
 def test_retrain_reports_the_paired_comparison_and_keeps_a_refused_candidate(active_version):
     output = run("retrain", "--data", str(settings.SAMPLE_TRAIN_DATA))
     assert "(candidate): f1=" in output and "(active): f1=" in output
-    assert "ΔF1 " in output and "McNemar p=" in output
+    assert "ΔF1 " in output and "McNemar p=" in output and "Brier score better by " in output
     assert "v2 stored (not active): refuse: too few evaluation rows" in output
     refused = ModelVersion.objects.get(name="v2")
     assert not refused.is_active and refused.gate["decision"] == "refused"

@@ -123,6 +123,10 @@ def summary(version: ModelVersion, style) -> str:
             f"{comparison['candidate_only_correct']} only the candidate right; "
             f"McNemar p={comparison['mcnemar_p']:.3g}"
         )
+        lines.append(
+            f"  Brier score better by {comparison['brier_gain']:+.4f} (95% interval "
+            f"{comparison['brier_gain_low']:+.4f} to {comparison['brier_gain_high']:+.4f})"
+        )
     state = "activated" if version.is_active else "stored (not active)"
     verdict = f"{version.name} {state}: {gate['reason']}"
     lines.append(style.SUCCESS(verdict) if version.is_active else style.WARNING(verdict))

@@ -57,30 +57,37 @@ def save(model: TrainedModel, directory: str | os.PathLike, name: str) -> Artifa
     return Artifact(path=path, sha256=file_sha256(path), size=path.stat().st_size)
 
 
-def load(path: str | os.PathLike, expected_sha256: str) -> TrainedModel:
-    """Load a TrainedModel for serving after checking the file's SHA-256, before any unpickling."""
+def load(
+    path: str | os.PathLike, expected_sha256: str, *, label: str | None = None
+) -> TrainedModel:
+    """Load a TrainedModel for serving after checking the file's SHA-256, before any unpickling.
+
+    Errors name the file as `label` when given (e.g. "artifact of v3" where the message may
+    reach people who should not read the server's paths), else as "artifact <path>".
+    """
     path = pathlib.Path(path)
+    name, label = label, label or f"artifact {path}"
     try:
         content = path.read_bytes()
     except FileNotFoundError:
-        raise ArtifactError(f"no such artifact: {path}") from None
+        raise ArtifactError(
+            f"{label} is missing" if name else f"no such artifact: {path}"
+        ) from None
     except OSError as error:
-        raise ArtifactError(f"cannot read artifact {path}: {error.strerror or error}") from None
+        raise ArtifactError(f"cannot read {label}: {error.strerror or error}") from None
 
     # The bytes that were hashed are the bytes unpickled: the file cannot change in between.
     actual = hashlib.sha256(content).hexdigest()
     if not hmac.compare_digest(actual, expected_sha256.strip().lower()):
         raise ArtifactError(
-            f"artifact {path} does not match its recorded SHA-256 "
+            f"{label} does not match its recorded SHA-256 "
             f"(expected {expected_sha256[:12]}…, found {actual[:12]}…): refusing to load it"
         )
     try:
         model = joblib.load(io.BytesIO(content))
     except Exception as error:
-        raise ArtifactError(
-            f"cannot unpickle artifact {path}: {type(error).__name__}: {error}"
-        ) from error
+        raise ArtifactError(f"cannot unpickle {label}: {type(error).__name__}: {error}") from error
     if not isinstance(model, TrainedModel):
-        raise ArtifactError(f"artifact {path} holds a {type(model).__name__}, not a TrainedModel")
+        raise ArtifactError(f"{label} holds a {type(model).__name__}, not a TrainedModel")
     model.prepare_for_serving(n_threads=1)
     return model

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from ml.model import TrainedModel
-from ml.persistence import ArtifactError, load
-from predictor.artifact_store import artifact_local_file
+from ml.persistence import ArtifactError
+from predictor.artifact_store import artifact_load
 from predictor.errors import ModelUnavailable
 from predictor.models import ModelVersion
 
@@ -65,7 +65,7 @@ class _ActiveModelCache:
                 self._checked_at = float("-inf")
                 return
             try:
-                model = load(artifact_local_file(version), version.sha256)
+                model = artifact_load(version)
             except ArtifactError as exc:
                 logger.error("model version %s cannot be loaded: %s", version.name, exc)
                 self._current = None

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ml.persistence import ArtifactError, file_sha256
+from ml.model import TrainedModel
+from ml.persistence import ArtifactError, file_sha256, load
 from predictor.models import ModelArtifact, ModelVersion
 
 
@@ -38,6 +39,12 @@ def artifact_local_file(version: ModelVersion) -> Path:
         # The file name only: this message reaches anonymous callers (503s, /readyz).
         raise ArtifactError(f"artifact of {version.name} is missing: {version.artifact_path}")
     return path
+
+
+def artifact_load(version: ModelVersion) -> TrainedModel:
+    """`version`'s model, loaded only if its bytes match the recorded SHA-256 (ArtifactError
+    otherwise, naming the version, not the server's paths: the message reaches 503s)."""
+    return load(artifact_local_file(version), version.sha256, label=f"artifact of {version.name}")
 
 
 def artifact_verify(version: ModelVersion) -> Path:

@@ -27,11 +27,11 @@ from ml.evaluate import Metrics, evaluate
 from ml.gate import Comparison, compare_models
 from ml.groups import evaluation_split, rows_apart_from
 from ml.model import TrainedModel
-from ml.persistence import ArtifactError, load, save
+from ml.persistence import ArtifactError, save
 from ml.train import train
 from predictor import selectors
 from predictor.active_model import active_model
-from predictor.artifact_store import artifact_local_file, artifact_publish, artifact_verify
+from predictor.artifact_store import artifact_load, artifact_publish, artifact_verify
 from predictor.errors import NoEarlierVersion, NoEvaluationSet
 from predictor.models import (
     EvaluationRow,
@@ -214,7 +214,7 @@ def model_version_evaluation_refresh(
     stale = ModelVersion.objects.exclude(evaluation__set=evaluation.identifier)
     for version in stale.only("pk", "name", "artifact_path", "sha256"):
         try:
-            model = loaded.get(version.pk) or load(artifact_local_file(version), version.sha256)
+            model = loaded.get(version.pk) or artifact_load(version)
         except ArtifactError as exc:
             logger.warning("version %s not scored on the evaluation set: %s", version.name, exc)
             figures = None
@@ -261,7 +261,7 @@ def model_version_train(
     candidate = _evaluation_figures(evaluation, evaluate(trained, evaluation.data))
     current = selectors.model_version_active()
     try:
-        active = load(artifact_local_file(current), current.sha256) if current else None
+        active = artifact_load(current) if current else None
     except ArtifactError as exc:
         active = exc
     gate = _gate(trained, current, active, evaluation, activate=activate, force_reason=force_reason)
@@ -391,7 +391,7 @@ def model_version_ensure_active(*, data_path: Path | None = None) -> tuple[Model
 def model_version_evaluate(*, version: ModelVersion, data_path: Path) -> Metrics:
     """Score `version` on a labelled CSV (DatasetError, ArtifactError on bad input)."""
     data = read_csv(data_path)
-    return evaluate(load(artifact_local_file(version), version.sha256), data)
+    return evaluate(artifact_load(version), data)
 
 
 def database_statistics_refresh(*, using: str = "default") -> bool:
@@ -502,7 +502,7 @@ def model_version_compare(*, candidate: ModelVersion, active: ModelVersion) -> C
     """The gate's paired comparison of two stored versions on the current evaluation set
     (ArtifactError when either cannot be loaded, NoEvaluationSet without an evaluation set)."""
     evaluation = evaluation_current()
-    models = [load(artifact_local_file(v), v.sha256) for v in (candidate, active)]
+    models = [artifact_load(v) for v in (candidate, active)]
     return compare_models(*models, evaluation.data)
 
 
@@ -586,7 +586,7 @@ def prediction_replay(*, version: ModelVersion, last: int = 1000, top: int = 20)
     history is the traffic, nothing extra is deployed). Reads only; ArtifactError when the
     version cannot be loaded. `wins` are reviewed rows it gets right that the stored prediction
     got wrong, `losses` the reverse."""
-    model = load(artifact_local_file(version), version.sha256)
+    model = artifact_load(version)
     rows = list(
         Prediction.objects.order_by("-created", "-id").values_list(
             "id", "text", "keyword", "location", "predicted_label", "probability", "true_label"

@@ -23,7 +23,7 @@ def test_loads_the_active_version_once(cache, active_version, monkeypatch):
     first = cache.get()
     assert first.version == active_version
     calls = []
-    monkeypatch.setattr("predictor.active_model.load", lambda *a: calls.append(a))
+    monkeypatch.setattr("predictor.active_model.artifact_load", lambda *a: calls.append(a))
     assert cache.get() is first
     assert calls == []
 

@@ -48,3 +48,16 @@ def test_missing_everywhere_is_a_clear_error(database_store):
     ModelArtifact.objects.all().delete()
     with pytest.raises(ArtifactError, match="missing"):
         artifact_local_file(version)
+
+
+def test_a_load_error_names_the_version_not_the_server_s_paths(make_version):
+    from predictor.artifact_store import artifact_load
+
+    version = make_version("v1")
+    path = artifact_path(version)
+    path.write_bytes(path.read_bytes() + b"tampered")
+    with pytest.raises(ArtifactError) as raised:
+        artifact_load(version)
+    message = str(raised.value)
+    assert message.startswith("artifact of v1 does not match its recorded SHA-256")
+    assert str(path.parent) not in message

@@ -24,8 +24,7 @@ from rest_framework.test import APIClient
 from ml.data import Dataset, read_csv
 from ml.evaluate import evaluate
 from ml.groups import group_ids
-from ml.persistence import load
-from predictor.artifact_store import artifact_local_file
+from predictor.artifact_store import artifact_load
 from predictor.models import Label, ModelVersion
 from tests.conftest import shared_train_data
 
@@ -101,7 +100,7 @@ def review(api: APIClient, pk: int, target: int) -> None:
 
 def unseen_f1(name: str, unseen: Dataset) -> float:
     version = ModelVersion.objects.get(name=name)
-    return evaluate(load(artifact_local_file(version), version.sha256), unseen).f1
+    return evaluate(artifact_load(version), unseen).f1
 
 
 def test_a_poisoned_retrain_is_refused(tmp_path, reviewer_api):

@@ -87,7 +87,7 @@ def model_activation_last() -> ModelActivation | None:
 
 def model_version_rollback_target() -> ModelVersion | None:
     """The version a rollback would re-activate: the one the latest activation replaced."""
-    last = ModelActivation.objects.select_related("previous").order_by("-created", "-id").first()
+    last = model_activation_last()
     return last.previous if last else None
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -68,13 +67,9 @@ def retrain(*args: str) -> dict:
 
 
 @pytest.fixture
-def reviewer_api(django_user_model) -> APIClient:
-    user = django_user_model.objects.create_user("rita", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_prediction", "change_prediction"])
-    )
+def reviewer_api(reviewer) -> APIClient:
     client = APIClient()
-    client.force_authenticate(user)
+    client.force_authenticate(reviewer)
     return client
 
 
@@ -98,9 +93,17 @@ def review(api: APIClient, pk: int, target: int) -> None:
     assert answer.status_code == 200, answer.content[:300]
 
 
-def unseen_f1(name: str, unseen: Dataset) -> float:
-    version = ModelVersion.objects.get(name=name)
-    return evaluate(artifact_load(version), unseen).f1
+def unseen_f1(scenario: str, report: dict, unseen: Dataset) -> tuple[float, float]:
+    """F1 of v1 and v2 on the tweets in neither part; printed with the gate's report (-s)."""
+    old, new = (
+        evaluate(artifact_load(ModelVersion.objects.get(name=name)), unseen).f1
+        for name in ("v1", "v2")
+    )
+    print(
+        f"\n{scenario}: {json.dumps(report['comparison'], default=str)}\n"
+        f"unseen F1 v1 {old:.3f} v2 {new:.3f}"
+    )
+    return old, new
 
 
 def test_a_poisoned_retrain_is_refused(tmp_path, reviewer_api):
@@ -116,15 +119,11 @@ def test_a_poisoned_retrain_is_refused(tmp_path, reviewer_api):
         review(reviewer_api, pk, 1 - target)  # every label wrong
     report = retrain("--data", str(base))
 
-    unseen = data.subset(unseen_rows)
-    print(
-        f"\npoisoned: {json.dumps(report['comparison'], default=str)}\n"
-        f"unseen F1 v1 {unseen_f1('v1', unseen):.3f} v2 {unseen_f1('v2', unseen):.3f}"
-    )
+    old, new = unseen_f1("poisoned", report, data.subset(unseen_rows))
     assert report["decision"] == "refused", report["reason"]
     assert ModelVersion.objects.get(is_active=True).name == "v1"
     assert report["comparison"]["delta_f1"] < 0
-    assert unseen_f1("v2", unseen) < unseen_f1("v1", unseen)
+    assert new < old
 
 
 def test_a_helpful_retrain_is_promoted(tmp_path, reviewer_api):
@@ -148,11 +147,7 @@ def test_a_helpful_retrain_is_promoted(tmp_path, reviewer_api):
         review(reviewer_api, pk, truth[pk])
     report = retrain("--data", str(base))
 
-    unseen = data.subset(unseen_rows)
-    print(
-        f"\nhelpful: {json.dumps(report['comparison'], default=str)}\n"
-        f"unseen F1 v1 {unseen_f1('v1', unseen):.3f} v2 {unseen_f1('v2', unseen):.3f}"
-    )
+    old, new = unseen_f1("helpful", report, data.subset(unseen_rows))
     assert report["decision"] == "promoted", report["reason"]
     assert ModelVersion.objects.get(is_active=True).name == "v2"
-    assert unseen_f1("v2", unseen) > unseen_f1("v1", unseen)
+    assert new > old

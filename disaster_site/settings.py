@@ -105,6 +105,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "predictor",
 ]
 
@@ -353,6 +355,26 @@ AUDIT_SHARE = env_float("AUDIT_SHARE", 0.1)
 for _name, _share in (("EVALUATION_SHARE", EVALUATION_SHARE), ("AUDIT_SHARE", AUDIT_SHARE)):
     if not 0 <= _share < 1 or (_name == "EVALUATION_SHARE" and not _share):
         raise ImproperlyConfigured(f"{_name} must be a share between 0 and 1, not {_share}")
+
+
+# Background jobs
+# -------------------------------------------------------------------------------------------------
+# Trainings and CSV files are queued in the database and run by `manage.py db_worker`
+# (django-tasks with django-tasks-db: SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, so several
+# workers never claim the same task).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A running job's worker writes a heartbeat this often (seconds); a job whose heartbeat is older
+# than JOB_STALE_SECONDS is taken for dead: marked failed, its partial output discarded.
+JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 5.0)
+JOB_STALE_SECONDS = env_float("JOB_STALE_SECONDS", 60.0)
+if not 0 < JOB_HEARTBEAT_SECONDS < JOB_STALE_SECONDS:
+    raise ImproperlyConfigured("JOB_HEARTBEAT_SECONDS must be above 0 and below JOB_STALE_SECONDS")
+# CSV scoring: the largest file (bytes) and the most rows one job takes; rows stored per chunk;
+# processes that score chunks side by side (at the worker's lower CPU priority).
+CSV_MAX_BYTES = env_int("CSV_MAX_BYTES", 50 * 1024 * 1024)
+CSV_MAX_ROWS = env_int("CSV_MAX_ROWS", 200_000)
+CSV_CHUNK_ROWS = env_int("CSV_CHUNK_ROWS", 2_000)
+CSV_SCORING_PROCESSES = env_int("CSV_SCORING_PROCESSES", os.cpu_count() or 1)
 
 
 # Logging

@@ -6,8 +6,10 @@ not flattered by copies.
 """
 
 import platform
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import scipy
@@ -64,7 +66,14 @@ def out_of_fold_splits(
     return list(plain.split(groups, target))
 
 
-def train(data: Dataset, *, seed: int = 42, n_jobs: int = 2, folds: int = CV_FOLDS) -> TrainedModel:
+def train(
+    data: Dataset,
+    *,
+    seed: int = 42,
+    n_jobs: int = 2,
+    folds: int = CV_FOLDS,
+    on_fit_done: Callable[[int, int], None] | None = None,
+) -> TrainedModel:
     """Fit on all rows at the threshold that maximises out-of-fold F1.
 
     ``folds`` models, each fitted on the other folds, predict every row once; the threshold
@@ -72,7 +81,7 @@ def train(data: Dataset, *, seed: int = 42, n_jobs: int = 2, folds: int = CV_FOL
     scores them at that threshold (``n`` is every row). The model returned is a separate fit on
     all rows. The fits are independent, so with ``n_jobs >= 2`` up to ``n_jobs`` run side by
     side, each giving XGBoost ``n_jobs`` divided among them. The returned model predicts on one
-    thread.
+    thread. ``on_fit_done(done, total)`` is called as each of the ``folds + 1`` fits ends.
     """
     data.require_trainable()
     if folds < 2:
@@ -93,6 +102,15 @@ def train(data: Dataset, *, seed: int = 42, n_jobs: int = 2, folds: int = CV_FOL
     def predict_held_out(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
         return fit(fit_rows).predict_proba(features[predict_rows])[:, 1]
 
+    total_fits = len(splits) + 1
+    done = iter(range(1, total_fits + 1))
+    done_lock = threading.Lock()
+
+    def report(_: Future) -> None:
+        if on_fit_done is not None:
+            with done_lock:
+                on_fit_done(next(done), total_fits)
+
     out_of_fold = np.empty(len(target), dtype=np.float64)
     try:
         with ThreadPoolExecutor(max_workers=concurrent_fits) as executor:
@@ -102,6 +120,8 @@ def train(data: Dataset, *, seed: int = 42, n_jobs: int = 2, folds: int = CV_FOL
                 (predict_rows, executor.submit(predict_held_out, fit_rows, predict_rows))
                 for fit_rows, predict_rows in splits
             ]
+            for future in (refit, *(proba for _, proba in held_out)):
+                future.add_done_callback(report)
             for predict_rows, proba in held_out:
                 out_of_fold[predict_rows] = proba.result()
             pipeline = refit.result()

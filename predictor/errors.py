@@ -3,7 +3,12 @@ message a caller reads: the API's exception handler and the pages' middleware bo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import InternalError, OperationalError
+
+if TYPE_CHECKING:
+    from predictor.models import Job
 
 # SQLite raises OperationalError for all of these; PostgreSQL raises InternalError for a write to
 # a read-only (standby) database and OperationalError for a full disk or a lost connection.
@@ -25,6 +30,18 @@ class NoEvaluationSet(Exception):
 
 class NoEarlierVersion(Exception):
     """A rollback with nothing to roll back to."""
+
+
+class TrainingAlreadyQueued(Exception):
+    """A training was asked for while another one is queued or running (`job`)."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"a training is already {job.status} (job {job.pk})")
+        self.job = job
+
+
+class JobFailed(Exception):
+    """A job cannot go on; the message, for the person who asked, says why (and which line)."""
 
 
 def unavailable_reason(exc: BaseException) -> tuple[str, str] | None:

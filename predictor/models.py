@@ -37,6 +37,7 @@ class Source(models.TextChoices):
     API = "api", "API"
     BATCH = "batch", "API batch"
     COMMAND = "command", "Command line"
+    CSV = "csv", "CSV file"
 
 
 class ModelVersion(models.Model):
@@ -202,6 +203,16 @@ class Prediction(models.Model):
     is_audit = models.BooleanField(db_default=False)
     # Sent back to the review queue (e.g. a shadow replay's flips): shown before the rest.
     review_requested = models.BooleanField(db_default=False)
+    # The CSV scoring job that stored it: a failed job's rows are deleted by this. No index on
+    # the (mostly NULL) column itself; the partial one below covers job rows only.
+    job = models.ForeignKey(
+        "Job",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="predictions",
+    )
 
     class Meta:
         ordering = ["-created"]
@@ -221,6 +232,7 @@ class Prediction(models.Model):
                 name="prediction_review_requested",
                 condition=Q(true_label__isnull=True, review_requested=True),
             ),
+            models.Index(fields=["job"], name="prediction_job", condition=Q(job__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -229,3 +241,97 @@ class Prediction(models.Model):
     @property
     def is_disaster(self) -> bool:
         return self.predicted_label == Label.DISASTER
+
+
+class JobKind(models.TextChoices):
+    TRAINING = "training", "Training"
+    CSV_SCORING = "csv_scoring", "CSV scoring"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+    @classmethod
+    def unfinished(cls) -> list[str]:
+        return [cls.QUEUED, cls.RUNNING]
+
+
+class Job(models.Model):
+    """Long work someone asked for (a training, a CSV file to score), run by the task worker:
+    where it is (status, stage, progress), whether its worker is alive (heartbeat), and what
+    came of it (result or error)."""
+
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    stage = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0 to 100.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    params = models.JSONField(default=dict, blank=True, help_text="What was asked for.")
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # The task queue's own record of the run (django_tasks_db's DBTaskResult id).
+    task_id = models.CharField(max_length=64, blank=True)
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+    )
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            models.Index(fields=["requested_by", "-created"], name="job_requester_created"),
+            models.Index(
+                fields=["heartbeat"], name="job_running_heartbeat", condition=Q(status="running")
+            ),
+        ]
+        constraints = [
+            # One training at a time, held by the database: two requests at the same instant
+            # cannot both queue one.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind="training", status__in=["queued", "running"]),
+                name="predictor_one_training_at_a_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="predictor_job_progress_at_most_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} job #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class JobFile(models.Model):
+    """A job's file, kept in the database so that every instance and worker sharing it can read
+    it: a CSV job's upload (`input`) and its answer (`result`)."""
+
+    class Role(models.TextChoices):
+        INPUT = "input", "Input"
+        RESULT = "result", "Result"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="files")
+    role = models.CharField(max_length=8, choices=Role.choices)
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    data = models.BinaryField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "role"], name="predictor_one_file_per_job_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} of job #{self.job_id}: {self.name}"

@@ -27,7 +27,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
-from predictor.models import Label, ModelVersion, Prediction
+from predictor.models import Job, Label, ModelVersion, Prediction
 from predictor.tweets import Tweet
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ INSERT_FIELDS = (
     "threshold",
     "model_version",
     "source",
+    "job",
     "created",
 )
 
@@ -168,34 +169,9 @@ def predictions_insert(
 ) -> list[Prediction]:
     """Store each tweet with the probability `version` gave it, all or none, created now, and
     return them as saved Prediction instances, in order, with their ids."""
-    connection = connections[using]
-    threshold = version.threshold
     created = timezone.now()
-    # A batch shares one timestamp, adapted for the database once.
-    created_db = Prediction._meta.get_field("created").get_db_prep_save(created, connection)
-    rows = [
-        (
-            tweet.text,
-            tweet.keyword,
-            tweet.location,
-            probability,
-            Label.for_probability(probability, threshold),
-            threshold,
-            version.pk,
-            source,
-        )
-        for tweet, probability in zip(tweets, map(float, probabilities), strict=True)
-    ]
-    per_statement = _rows_per_statement(connection)
-    ids: list[int] = []
-    # One statement is atomic by itself; more need a transaction around them.
-    atomic = transaction.atomic(using=using) if len(rows) > per_statement else nullcontext()
-    with write_turn(connection), atomic, connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params = [v for row in chunk for v in (*row, created_db)]
-            cursor.execute(_insert_sql(connection, len(chunk)), params)
-            ids.extend(pk for (pk,) in cursor.fetchall())
+    rows = _rows(tweets, probabilities, version=version, source=source, job=None)
+    ids = _insert(connections[using], rows, created)
     predictions = []
     for pk, row in zip(ids, rows, strict=True):
         values = {
@@ -207,3 +183,65 @@ def predictions_insert(
         Prediction.model_version.field.set_cached_value(prediction, version)
         predictions.append(prediction)
     return predictions
+
+
+def predictions_insert_for_job(
+    tweets: Sequence[Tweet],
+    probabilities: Sequence[float],
+    *,
+    version: ModelVersion,
+    source: str,
+    job: Job,
+) -> tuple[list[int], list[str]]:
+    """Store a chunk of a job's tweets like `predictions_insert`, marked as the job's; return
+    their ids and labels only (a job stores many, and needs no instances)."""
+    rows = _rows(tweets, probabilities, version=version, source=source, job=job)
+    ids = _insert(connections["default"], rows, timezone.now())
+    return ids, [row[4] for row in rows]
+
+
+def _rows(
+    tweets: Sequence[Tweet],
+    probabilities: Sequence[float],
+    *,
+    version: ModelVersion,
+    source: str,
+    job: Job | None,
+) -> list[tuple]:
+    """Each tweet's values in INSERT_FIELDS order, without `created`."""
+    threshold = version.threshold
+    job_id = job.pk if job is not None else None
+    return [
+        (
+            tweet.text,
+            tweet.keyword,
+            tweet.location,
+            probability,
+            Label.for_probability(probability, threshold),
+            threshold,
+            version.pk,
+            source,
+            job_id,
+        )
+        for tweet, probability in zip(tweets, map(float, probabilities), strict=True)
+    ]
+
+
+def _insert(connection: BaseDatabaseWrapper, rows: list[tuple], created) -> list[int]:
+    """INSERT `rows` (all with `created`) in as few statements as the database allows, all or
+    none; their ids in order."""
+    # A batch shares one timestamp, adapted for the database once.
+    created_db = Prediction._meta.get_field("created").get_db_prep_save(created, connection)
+    per_statement = _rows_per_statement(connection)
+    ids: list[int] = []
+    # One statement is atomic by itself; more need a transaction around them.
+    atomic = (
+        transaction.atomic(using=connection.alias) if len(rows) > per_statement else nullcontext()
+    )
+    with write_turn(connection), atomic, connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            params = [v for row in chunk for v in (*row, created_db)]
+            cursor.execute(_insert_sql(connection, len(chunk)), params)
+            ids.extend(pk for (pk,) in cursor.fetchall())
+    return ids

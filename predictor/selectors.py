@@ -1,4 +1,4 @@
-"""Everything that reads: model versions and stored predictions."""
+"""Everything that reads: model versions, stored predictions and background jobs."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ from ml.data import Dataset
 from predictor.models import (
     EvaluationRow,
     EvaluationSet,
+    Job,
+    JobFile,
+    JobKind,
+    JobStatus,
     Label,
     ModelActivation,
     ModelVersion,
@@ -482,3 +486,21 @@ def prediction_created_periods(
     }
     found = Prediction.objects.order_by().annotate(**probes).values_list(*probes)[0]
     return [start for start, hit in zip(starts, found, strict=False) if hit]
+
+
+def job_list_for(*, user: AbstractBaseUser) -> QuerySet[Job]:
+    """The jobs `user` may see, newest first: staff see every job, others their own."""
+    jobs = Job.objects.select_related("requested_by").defer("params")
+    if user.is_staff:
+        return jobs
+    return jobs.filter(requested_by=user)
+
+
+def job_training_unfinished() -> Job | None:
+    """The training that is queued or running, if any (there is at most one)."""
+    return Job.objects.filter(kind=JobKind.TRAINING, status__in=JobStatus.unfinished()).first()
+
+
+def job_file(*, job: Job, role: str) -> JobFile | None:
+    """A job's input or result file, with its bytes."""
+    return JobFile.objects.filter(job=job, role=role).first()

@@ -10,7 +10,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,6 +51,13 @@ logger = logging.getLogger(__name__)
 EVALUATION_SEED = 42
 # What the gate can decide for a candidate, and which of those put it live.
 ACTIVATING_DECISIONS = ("first version", "active version unavailable", "promoted", "forced")
+
+# Where a long action is: (stage, percent done).
+Progress = Callable[[str, int], None]
+
+
+def _no_progress(stage: str, percent: int) -> None:
+    """The progress of an action nobody watches."""
 
 
 def prediction_create(*, tweet: Tweet, source: str) -> Prediction:
@@ -231,6 +238,8 @@ def model_version_train(
     force_reason: str | None = None,
     seed: int = 42,
     via: str = "retrain",
+    user: AbstractBaseUser | None = None,
+    progress: Progress | None = None,
 ) -> ModelVersion:
     """Train a candidate and let the promotion gate decide whether it goes live.
 
@@ -239,10 +248,13 @@ def model_version_train(
     evaluation set beside the active version, row by row (ml.gate), and activated when there is
     no active version yet, when the gate says promote, or when `force_reason` is given; with
     `activate=False` it is only stored. Either way it is kept, with the gate's report in
-    `version.gate`. Afterwards the database's planner statistics are refreshed.
+    `version.gate`. Afterwards the database's planner statistics are refreshed. `progress(stage,
+    percent)` hears where it is (a background job shows it); `user` is who asked.
 
     Raises ml.data.DatasetError for unusable data; nothing is stored then.
     """
+    report = progress or _no_progress
+    report("reading the data", 2)
     path = data_path or default_training_data()
     if is_sample_data(path):
         logger.warning(SAMPLE_DATA_WARNING)
@@ -257,8 +269,16 @@ def model_version_train(
     data.require_trainable()
     base_rows = sum(1 for row in kept if row < first_feedback_row)
 
-    trained = train(data, seed=seed, n_jobs=os.cpu_count() or 1)
+    report("training", 5)
+    trained = train(
+        data,
+        seed=seed,
+        n_jobs=os.cpu_count() or 1,
+        on_fit_done=lambda done, total: report("training", 5 + 70 * done // total),
+    )
+    report("scoring on the evaluation set", 78)
     candidate = _evaluation_figures(evaluation, evaluate(trained, evaluation.data))
+    report("comparing with the active version", 82)
     current = selectors.model_version_active()
     try:
         active = artifact_load(current) if current else None
@@ -274,6 +294,7 @@ def model_version_train(
             "dropped_as_near_copies_of_evaluation_rows": len(merged) - len(data),
         }
     }
+    report("storing the version", 90)
     name = _next_version_name()
     artifact = save(trained, settings.MODELS_DIR, f"{name}-{timezone.now():%Y%m%dT%H%M%S}")
     try:
@@ -295,15 +316,30 @@ def model_version_train(
             )
             artifact_publish(version=version)
             if gate["activated"]:
-                model_version_activate(version=version, via=via, reason=gate["reason"])
+                model_version_activate(version=version, user=user, via=via, reason=gate["reason"])
     except BaseException:
         artifact.path.unlink(missing_ok=True)
         raise
     # A new set: every older version is scored on it too, so their figures compare.
+    report("scoring the other versions on the evaluation set", 94)
     loaded = {current.pk: active} if isinstance(active, TrainedModel) and current else {}
     model_version_evaluation_refresh(evaluation=evaluation, loaded=loaded)
     database_statistics_refresh()
     return version
+
+
+def model_version_training_report(version: ModelVersion) -> dict[str, object]:
+    """The gate's report of a freshly trained version, with its own figures (what `retrain
+    --json` prints and a training job's result holds)."""
+    return {
+        **version.gate,
+        "version": version.name,
+        "activated": version.is_active,
+        "candidate": version.evaluation,
+        "validation": version.metrics,
+        "threshold": version.threshold,
+        "train_seconds": version.train_seconds,
+    }
 
 
 def _gate(

@@ -78,12 +78,13 @@ def reviewers_group():
     from django.contrib.auth.models import Group, Permission
 
     migration = importlib.import_module("predictor.migrations.0003_reviewers_group")
+    jobs = importlib.import_module("predictor.migrations.0006_jobs")
     group, created = Group.objects.get_or_create(name=migration.GROUP)
     if created:
         group.permissions.add(
             *(
                 Permission.objects.get(content_type__app_label=app, codename=codename)
-                for app, _model, codename in migration.PERMISSIONS
+                for app, _model, codename in migration.PERMISSIONS + jobs.PERMISSIONS
             )
         )
     return group

@@ -1,18 +1,20 @@
 """The API's exception handler: DRF's, plus the one mapping of "not now" failures
 (predictor.errors: no model, a database that refuses) to a 503 whose `detail` says why (a
-database's own words go to the log, not to the caller)."""
+database's own words go to the log, not to the caller), and of a second training to a 409 that
+names the first."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from predictor.errors import unavailable_reason
+from predictor.errors import TrainingAlreadyQueued, unavailable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,8 @@ class ServiceUnavailable(APIException):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, TrainingAlreadyQueued):
+        return _training_conflict(exc, context)
     reason = unavailable_reason(exc)
     if reason is not None:
         code, message = reason
@@ -32,3 +36,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             logger.error("database unavailable in %s: %s", type(view).__name__, exc)
         exc = ServiceUnavailable(message, code)
     return drf_exception_handler(exc, context)
+
+
+def _training_conflict(exc: TrainingAlreadyQueued, context: dict[str, Any]) -> Response:
+    """409 naming the training that is already queued or running, with its address."""
+    request = context["request"]
+    url = request.build_absolute_uri(reverse("api:job-detail", args=[exc.job.pk]))
+    detail = f"A training is already {exc.job.status} (job {exc.job.pk}); wait for it to finish."
+    return Response(
+        {"detail": detail, "job": {"id": exc.job.pk, "status": exc.job.status, "url": url}},
+        status=status.HTTP_409_CONFLICT,
+        headers={"Location": url},
+    )

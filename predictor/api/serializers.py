@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from predictor.models import Label, ModelVersion, Prediction
+from predictor.models import Job, Label, ModelVersion, Prediction
 from predictor.tweets import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
 
 BATCH_MAX_ITEMS = 1000
@@ -249,3 +250,45 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = list(ModelVersion.RECORD_FIELDS)
         read_only_fields = fields
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A background job: where it is, and its result (absolute addresses) or its error."""
+
+    url = serializers.SerializerMethodField(help_text="This job's own address (poll it).")
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "stage",
+            "progress",
+            "requested_by",
+            "created",
+            "started",
+            "finished",
+            "heartbeat",
+            "params",
+            "result",
+            "error",
+            "retry_of",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, job: Job) -> str:
+        return self._absolute(reverse("api:job-detail", args=[job.pk]))
+
+    def to_representation(self, instance: Job) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        result = data.get("result")
+        if isinstance(result, dict) and isinstance(result.get("download"), str):
+            data["result"] = {**result, "download": self._absolute(result["download"])}
+        return data
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path

@@ -1,20 +1,28 @@
-"""REST endpoints: predict (single and batch), history and relabeling, model versions."""
+"""REST endpoints: predict (single, batch, CSV file), history and relabeling, model versions and
+training, background jobs."""
 
 from __future__ import annotations
 
+import io
+
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from predictor import selectors, services
+from predictor import jobs, selectors, services
+from predictor.api.parsers import CsvParser
 from predictor.api.serializers import (
     BatchResultSerializer,
     BatchSerializer,
+    JobSerializer,
     ModelVersionSerializer,
     PredictionHistorySerializer,
     PredictionSerializer,
@@ -23,7 +31,7 @@ from predictor.api.serializers import (
 )
 from predictor.api.throttles import PredictionRateThrottle
 from predictor.filters import PredictionFilter
-from predictor.models import ModelVersion, Source
+from predictor.models import Job, JobFile, ModelVersion, Source
 
 _UNAVAILABLE = OpenApiResponse(description="No model can serve predictions (see `detail`).")
 _INVALID = OpenApiResponse(description="Invalid input; the body names each bad field.")
@@ -135,11 +143,109 @@ class PredictionDetailView(generics.RetrieveAPIView):
         return Response(PredictionHistorySerializer(self.get_object()).data)
 
 
+_JOB_QUEUED = OpenApiResponse(JobSerializer, description="Queued: poll the job's `url`.")
+
+
 class ModelVersionListView(generics.ListAPIView):
-    """Every model version with its metrics, rows used and threshold (staff)."""
+    """GET: every model version with its metrics, rows used and threshold (staff). POST: train
+    a new version in the background (staff allowed to add model versions)."""
 
     queryset = selectors.model_version_list()
     serializer_class = ModelVersionSerializer
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: _JOB_QUEUED,
+            409: OpenApiResponse(
+                description="A training is already queued or running: `job.url` is its address."
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        job = jobs.job_training_enqueue(user=request.user)
+        return _job_accepted(job, request)
+
+
+def _job_accepted(job: Job, request: Request) -> Response:
+    data = JobSerializer(job, context={"request": request}).data
+    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
+class PredictionCsvView(APIView):
+    """Score a CSV file in the background (staff and reviewers): a `text/csv` body or a multipart
+    `file`. Columns: `text` (required), `keyword`, `location`; others pass through."""
+
+    permission_classes = [IsAdminUser]
+    parser_classes = [CsvParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "text/csv": bytes,
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+        },
+        responses={202: _JOB_QUEUED},
+    )
+    def post(self, request: Request) -> Response:
+        if isinstance(request.data, bytes):
+            upload, name = io.BytesIO(request.data), "upload.csv"
+        else:
+            file = request.data.get("file")
+            if file is None or isinstance(file, str):
+                raise ValidationError({"file": ["Send the CSV file as the multipart field file."]})
+            upload, name = file, file.name
+        job = jobs.job_csv_enqueue(user=request.user, upload=upload, filename=name)
+        return _job_accepted(job, request)
+
+
+class _JobMixin:
+    """The jobs the caller may see: their own, or every job for staff. A job whose worker died
+    reads as failed at once (stale jobs are failed before each read)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = JobSerializer
+
+    def get_queryset(self):
+        jobs.jobs_reap_stale()
+        return selectors.job_list_for(user=self.request.user)
+
+
+class JobListView(_JobMixin, generics.ListAPIView):
+    """Background jobs, newest first: your own (staff: everyone's)."""
+
+
+class JobDetailView(_JobMixin, generics.RetrieveAPIView):
+    """One background job: status, stage, progress, then its result or error."""
+
+
+class JobRetryView(_JobMixin, generics.GenericAPIView):
+    """Start a failed job again, as a new job with the same input."""
+
+    @extend_schema(request=None, responses={202: _JOB_QUEUED})
+    def post(self, request: Request, pk: int) -> Response:
+        job = self.get_object()
+        try:
+            retry = jobs.job_retry(job=job, user=request.user)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return _job_accepted(retry, request)
+
+
+class JobDownloadView(_JobMixin, generics.GenericAPIView):
+    """A finished CSV job's answer file (text/csv)."""
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="The answer file.")})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        job = self.get_object()
+        answer = selectors.job_file(job=job, role=JobFile.Role.RESULT)
+        if answer is None:
+            raise NotFound(f"This job has no answer file (it is {job.status}).")
+        response = HttpResponse(bytes(answer.data), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{answer.name}"'
+        return response
 
 
 class ActiveModelVersionView(generics.RetrieveAPIView):

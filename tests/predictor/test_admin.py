@@ -719,6 +719,7 @@ def test_reviewers_group_permissions():
         "view_prediction",
         "change_prediction",
         "view_modelversion",
+        "view_job",
     }
 
 

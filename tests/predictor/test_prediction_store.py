@@ -53,6 +53,7 @@ def test_insert_stores_every_field_and_returns_the_rows_with_their_ids(make_vers
             "threshold": 0.4,
             "model_version": version,
             "source": Source.BATCH,
+            "job": None,
             "created": returned[0].created,
         }
         assert set(expected) == set(INSERT_FIELDS)

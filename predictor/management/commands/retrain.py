@@ -79,22 +79,10 @@ class Command(BaseCommand):
         except DatasetError as exc:
             raise CommandError(str(exc)) from None
         if as_json:
-            self.stdout.write(json.dumps(report(version), sort_keys=True))
+            report = services.model_version_training_report(version)
+            self.stdout.write(json.dumps(report, sort_keys=True))
             return
         self.stdout.write(summary(version, self.style))
-
-
-def report(version: ModelVersion) -> dict[str, object]:
-    """The gate's report of a freshly trained version, with its own figures."""
-    return {
-        **version.gate,
-        "version": version.name,
-        "activated": version.is_active,
-        "candidate": version.evaluation,
-        "validation": version.metrics,
-        "threshold": version.threshold,
-        "train_seconds": version.train_seconds,
-    }
 
 
 def summary(version: ModelVersion, style) -> str:

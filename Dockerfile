@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
-# Disaster Tweets, production image: gunicorn serving Django as a non-root user; all writable state
-# (the SQLite database and the model artifacts) in the /data volume. README: "Deploying".
+# Disaster Tweets, production image: gunicorn serving Django as a non-root user, and beside it the
+# background job worker (`manage.py db_worker`, at a lower CPU priority), both run by
+# disaster_site/supervisor.py; all writable state (the SQLite database and the model artifacts) in
+# the /data volume. RUN_WORKER=0: gunicorn alone (the worker runs elsewhere: deploy/compose.yaml).
+# README: "Deploying".
 #   docker build -t disaster-site .
 #   docker run -p 127.0.0.1:8000:8000 -v disaster-data:/data -e SECRET_KEY=... disaster-site
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -57,7 +60,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     DEBUG=0 \
     DATA_DIR=/data \
     PORT=8000 \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    RUN_WORKER=1 \
+    WORKER_NICE=10
 
 # A fixed numeric id, so a bind-mounted data directory can be prepared with `chown 10001:10001`.
 RUN groupadd --system --gid 10001 app \
@@ -73,8 +78,10 @@ USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8000
 STOPSIGNAL SIGTERM
-# /healthz says the server answers (no database, no model). The slim image has no curl.
+# /healthz says the server answers (no database, no model), and a job worker process must be alive
+# unless RUN_WORKER=0. The slim image has no curl (nor ps: the check reads /proc).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "/app/docker/healthcheck.py"]
+# The entrypoint runs a `gunicorn` command through the supervisor (any other command as it is).
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
 CMD ["gunicorn", "--config", "/app/gunicorn.conf.py", "disaster_site.wsgi:application"]

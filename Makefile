@@ -37,8 +37,14 @@ migrate: setup ## Apply database migrations
 model: migrate ## Train and activate a first model if none is active
 	$(BIN)/python manage.py ensure_model
 
-run: model ## Set up, migrate, make sure a model exists, serve on http://127.0.0.1:$(PORT)
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+# `run` and `serve` start the web server through disaster_site/supervisor.py, which runs the job
+# worker (`manage.py db_worker`: trainings and CSV files) beside it at a lower CPU priority,
+# restarts it if it dies and stops it with the server. RUN_WORKER=0: the web server alone;
+# WORKER_NICE=10: how much lower the worker's priority is.
+SUPERVISOR := $(BIN)/python -m disaster_site.supervisor --
+
+run: model ## Set up, migrate, make sure a model exists, serve on http://127.0.0.1:$(PORT), with the job worker (RUN_WORKER=0: none)
+	DEBUG=1 $(SUPERVISOR) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Collected (hashed, compressed) static files, redone only when a source or a package changes.
 # Given to collectstatic and gunicorn only, not exported: `make test` keeps the suite's own
@@ -47,8 +53,9 @@ STATIC_ROOT ?= $(CURDIR)/staticfiles
 $(STATIC_ROOT)/staticfiles.json: $(shell find static -type f 2>/dev/null) $(VENV)/.installed
 	DEBUG=0 STATIC_ROOT="$(STATIC_ROOT)" $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
-serve: model $(STATIC_ROOT)/staticfiles.json ## Production configuration (DEBUG off, gunicorn, whitenoise) on 127.0.0.1:$(PORT)
-	DEBUG=0 STATIC_ROOT="$(STATIC_ROOT)" PORT=$(PORT) BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py disaster_site.wsgi:application
+serve: model $(STATIC_ROOT)/staticfiles.json ## Production configuration (DEBUG off, gunicorn, whitenoise) on 127.0.0.1:$(PORT), with the job worker
+	DEBUG=0 STATIC_ROOT="$(STATIC_ROOT)" PORT=$(PORT) BIND=127.0.0.1:$(PORT) \
+		$(SUPERVISOR) $(BIN)/gunicorn --config gunicorn.conf.py disaster_site.wsgi:application
 
 retrain: migrate ## Train a new model version: make retrain DATA=path/to/train.csv
 	$(BIN)/python manage.py retrain $(if $(DATA),--data $(DATA))

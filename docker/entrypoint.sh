@@ -1,6 +1,8 @@
 #!/bin/sh
 # Container start: apply migrations, make sure a model version is active (train a first one when
-# none is), then exec the server so it runs as PID 1 and receives docker's signals itself.
+# none is), then exec the supervisor (disaster_site/supervisor.py) so it runs as PID 1 and
+# receives docker's signals itself: it runs the server and, unless RUN_WORKER=0, the job worker
+# (`manage.py db_worker`) at a lower CPU priority (WORKER_NICE), and passes the signals on.
 # Any other command (`docker run IMAGE python manage.py ...`) is run as it is.
 set -eu
 
@@ -36,5 +38,6 @@ except CommandError as exc:
     sys.exit(f"entrypoint: {exc}")
 PY
   echo "entrypoint: starting $*"
+  exec python -m disaster_site.supervisor -- "$@"
 fi
 exec "$@"

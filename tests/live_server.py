@@ -39,6 +39,15 @@ def manage_command(
     )
 
 
+def _is_gunicorn(command_line: str) -> bool:
+    """gunicorn itself (`python .../bin/gunicorn ...`), not a process whose arguments name it
+    (the supervisor that starts it)."""
+    program = [Path(arg).name for arg in command_line.split()[:2]]
+    return program[0] == "gunicorn" or (
+        program[0].startswith("python") and program[1:] == ["gunicorn"]
+    )
+
+
 @dataclass
 class LiveServer:
     """A `make serve` process group on 127.0.0.1:port."""
@@ -98,7 +107,11 @@ class LiveServer:
             text=True,
             check=False,
         ).stdout
-        rows = [line.split(None, 2) for line in out.splitlines() if "gunicorn" in line]
+        rows = [
+            row
+            for row in (line.split(None, 2) for line in out.splitlines())
+            if _is_gunicorn(row[2])
+        ]
         pids = {int(pid) for pid, _, _ in rows}
         master = next(int(pid) for pid, ppid, _ in rows if int(ppid) not in pids)
         return master, [int(pid) for pid, ppid, _ in rows if int(ppid) == master]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make container-test`: build the real Dockerfile with buildah and check the container the way
 # `docker run` starts it: the image's own ENTRYPOINT, CMD and USER, an empty /data volume, a free
-# port. Then stop it and start a new container on the same volume. Needs buildah and the local
+# port; gunicorn and the job worker (at a lower CPU priority) under the supervisor, a CSV file
+# scored by the worker. Then stop it and start a new container on the same volume. Needs buildah and the local
 # stand-in base image (../shared/tools/container-base.sh, which the make target runs first; see
 # ../shared/docs/container.md). The last line printed is the image size.
 #
@@ -38,10 +39,12 @@ containers=()
 server_pid=""
 server_log=""
 
-# The gunicorn processes under the `buildah run` process $1 (which runs the container's command
-# under a buildah-chroot-exec supervisor), one line each:
-# pid ppid uid parent_name rss_kB pss_kB.
-gunicorn_processes() {
+# The container's own processes under the `buildah run` process $1 (which runs the container's
+# command under a buildah-chroot-exec supervisor), one line each:
+# role pid ppid uid nice parent_role rss_kB pss_kB, where role is supervisor (our
+# disaster_site/supervisor.py), gunicorn, worker (manage.py db_worker, and the processes it forks
+# to score a CSV file) or, for a parent only, its command name.
+container_processes() {
   python3 - "$1" <<'PY'
 import os, sys
 
@@ -62,6 +65,10 @@ def field(pid, name):
                 return line.split()[1]
     return "0"
 
+def nice(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[16]
+
 def rollup(pid, name):
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -72,46 +79,59 @@ def rollup(pid, name):
         pass
     return "0"
 
-todo, seen = [int(sys.argv[1])], []
+def role(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    # The programs themselves, not the wrappers whose arguments name them.
+    program = [os.path.basename(arg) for arg in argv[:3]]
+    python = program[0].startswith("python")
+    if program[0] == "gunicorn" or (python and program[1:2] == ["gunicorn"]):
+        return "gunicorn"
+    if python and program[1:3] == ["-m", "disaster_site.supervisor"]:
+        return "supervisor"
+    if python and program[1:2] == ["manage.py"] and "db_worker" in argv:
+        return "worker"
+    return None
+
+todo, seen = [int(sys.argv[1])], {}
 while todo:
     pid = todo.pop()
     try:
         todo += children(pid)
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().decode(errors="replace").split("\0")
     except OSError:
         continue
-    # gunicorn itself (python .../bin/gunicorn), not the wrappers whose arguments name it.
-    program = [os.path.basename(arg) for arg in argv[:2]]
-    if program[0] == "gunicorn" or (program[0].startswith("python") and program[1:] == ["gunicorn"]):
-        seen.append(pid)
+    if (found := role(pid)) is not None:
+        seen[pid] = found
 for pid in sorted(seen):
-    ppid = field(pid, "PPid")
-    with open(f"/proc/{ppid}/comm") as f:
-        parent = f.read().strip()
-    print(pid, ppid, field(pid, "Uid"), parent, rollup(pid, "Rss"), rollup(pid, "Pss"))
+    try:
+        ppid = int(field(pid, "PPid"))
+        with open(f"/proc/{ppid}/comm") as f:
+            parent = seen.get(ppid) or f.read().strip()
+        print(seen[pid], pid, ppid, field(pid, "Uid"), nice(pid), parent,
+              rollup(pid, "Rss"), rollup(pid, "Pss"))
+    except OSError:  # it exited meanwhile
+        pass
 PY
 }
 
-# The gunicorn master: the gunicorn process whose parent is not gunicorn (what `docker stop`
-# signals: PID 1 of the container, since the entrypoint execs it).
-gunicorn_master() {
-  gunicorn_processes "$1" | awk '$4 !~ /gunicorn/ && !found {print $1; found = 1}'
+# The pid of the first process of role $2 whose parent has role (or name) $3.
+process_of() { # $1: the buildah run pid
+  container_processes "$1" | awk -v role="$2" -v parent="$3" '$1 == role && $6 == parent && !found {print $2; found = 1}'
 }
 
 stop_server() {
   [ -n "$server_pid" ] || return 0
-  local master status=0 deadline=$((SECONDS + 40))
-  master=$(gunicorn_master "$server_pid" || true)
-  if [ -n "$master" ]; then
-    kill -TERM "$master" 2>/dev/null || true
-  else
-    kill -TERM "$server_pid" 2>/dev/null || true
-  fi
+  local top status=0 deadline=$((SECONDS + 40))
+  # What `docker stop` signals: PID 1 of the container, the supervisor the entrypoint execs.
+  top=$(container_processes "$server_pid" | awk '$1 == "supervisor" {print $2; exit}' || true)
+  kill -TERM "${top:-$server_pid}" 2>/dev/null || true
   while kill -0 "$server_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
   if kill -0 "$server_pid" 2>/dev/null; then
     log "the server did not stop within 40 s of SIGTERM; killing it"
-    for pid in $(gunicorn_processes "$server_pid" | awk '{print $1}'); do kill -KILL "$pid" 2>/dev/null || true; done
+    for pid in $(container_processes "$server_pid" | awk '{print $2}'); do kill -KILL "$pid" 2>/dev/null || true; done
     kill -KILL "$server_pid" 2>/dev/null || true
   fi
   wait "$server_pid" || status=$?
@@ -255,18 +275,74 @@ log "ok: POST /api/predictions/ 201, stored (id $first_id)"
 in_container "${healthcheck[@]}" || fail "the HEALTHCHECK command exited $?"
 log "ok: the HEALTHCHECK command exits 0"
 
-# Load the model in every worker (each /readyz asks its worker's model), then measure.
-for _ in $(seq 20); do status_of "$base/readyz" >/dev/null; done
-gunicorn_processes "$server_pid" >"$work/processes"
-[ -s "$work/processes" ] || fail "no gunicorn process found"
-awk -v uid="$uid" '$3 != uid {bad = 1} END {exit bad}' "$work/processes" ||
+# The processes: the supervisor (PID 1, exec'd by the entrypoint), gunicorn under it, and the job
+# worker at a lower CPU priority; none as root.
+container_processes "$server_pid" >"$work/processes"
+supervisor=$(awk '$1 == "supervisor" {print $2}' "$work/processes")
+[ "$(wc -w <<<"$supervisor")" = 1 ] || fail "not one supervisor process: $(cat "$work/processes")"
+parent=$(awk '$1 == "supervisor" {print $6}' "$work/processes")
+case $parent in sh | dash | bash | entrypoint.sh) fail "the supervisor runs under $parent: the entrypoint did not exec it" ;; esac
+master=$(process_of "$server_pid" gunicorn supervisor)
+[ -n "$master" ] || fail "no gunicorn master under the supervisor: $(cat "$work/processes")"
+worker=$(process_of "$server_pid" worker supervisor)
+[ -n "$worker" ] || fail "no job worker (manage.py db_worker) under the supervisor: $(cat "$work/processes")"
+awk -v uid="$uid" '$4 != uid {bad = 1} END {exit bad}' "$work/processes" ||
   fail "a server process does not run as uid $uid: $(cat "$work/processes")"
-master=$(gunicorn_master "$server_pid")
-parent=$(awk -v pid="$master" '$1 == pid {print $4}' "$work/processes")
-case $parent in sh | dash | bash | entrypoint.sh) fail "gunicorn runs under $parent: the entrypoint did not exec it" ;; esac
-read -r processes rss_mb pss_mb < <(awk '{n++; rss += $5; pss += $6} END {printf "%d %.0f %.0f\n", n, rss/1024, pss/1024}' "$work/processes")
-log "ok: $processes gunicorn processes, all uid $uid (not root); the master is the entrypoint's exec"
-log "memory: RSS sum $rss_mb MB, PSS sum $pss_mb MB (budget $MAX_PSS_MB MB PSS)"
+master_nice=$(awk -v pid="$master" '$2 == pid {print $5}' "$work/processes")
+worker_nice=$(awk -v pid="$worker" '$2 == pid {print $5}' "$work/processes")
+((worker_nice == (master_nice + 10 > 19 ? 19 : master_nice + 10))) ||
+  fail "the worker runs at nice $worker_nice, gunicorn at $master_nice: not 10 lower"
+log "ok: the supervisor (the entrypoint's exec) runs gunicorn (nice $master_nice) and the job worker (nice $worker_nice), all uid $uid (not root)"
+
+in_container "${healthcheck[@]}" || fail "the HEALTHCHECK command exited $?"
+# Another user has no worker (where /proc is shared, as here, the check counts its own user's).
+if buildah run --isolation chroot --user 10002:10002 --env "PORT=$port" "$ctr" -- "${healthcheck[@]}" 2>"$work/health.log"; then
+  fail "the HEALTHCHECK passed without a job worker"
+fi
+grep -q "no job worker" "$work/health.log" || fail "the HEALTHCHECK failed for another reason: $(cat "$work/health.log")"
+log "ok: the HEALTHCHECK command exits 0, and 1 when no job worker is alive"
+
+# A CSV file sent over HTTP as a staff user is scored by the worker.
+token=$(in_container python manage.py shell --verbosity 0 --command '
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+user = get_user_model().objects.create_user("container-test", is_staff=True)
+print(Token.objects.create(user=user).key)' </dev/null | tail -1)
+[ -n "$token" ] || fail "could not create a staff user"
+csv_rows=3
+body=$(printf 'text,keyword\nForest fire near La Ronge Sask. Canada,fire\nI love fruits,\nFlood warning: evacuate now,flood\n' |
+  curl -s -w '\n%{http_code}' -H "Authorization: Token $token" -H 'Content-Type: text/csv' \
+    --data-binary @- "$base/api/predictions/csv/")
+[ "${body##*$'\n'}" = 202 ] || fail "POST /api/predictions/csv/ answered ${body##*$'\n'}: ${body%$'\n'*}"
+job=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["id"])' "${body%$'\n'*}")
+t0=$(now)
+deadline=$((SECONDS + 120))
+while :; do
+  status=$(curl -s -H "Authorization: Token $token" "$base/api/jobs/$job/" |
+    python3 -c 'import json, sys; job = json.load(sys.stdin); print(job["status"], job["result"] and job["result"]["rows"], job["error"])')
+  case $status in
+    succeeded*) break ;;
+    failed*) fail "the CSV job failed: $status" ;;
+  esac
+  ((SECONDS < deadline)) || fail "the CSV job did not finish within 120 s: $status"
+  sleep 0.2
+done
+[ "$status" = "succeeded $csv_rows None" ] || fail "the CSV job: $status, not $csv_rows rows"
+answer_rows=$(curl -s -H "Authorization: Token $token" "$base/api/jobs/$job/download/" | tail -n +2 | wc -l)
+[ "$answer_rows" = "$csv_rows" ] || fail "the CSV job's answer has $answer_rows rows, not $csv_rows"
+log "ok: a CSV file sent over HTTP was scored by the worker ($csv_rows rows) in $(elapsed "$t0" "$(now)") s"
+stored=$((1 + csv_rows))
+
+# Load the model in every gunicorn worker (each /readyz asks its worker's model), then measure.
+for _ in $(seq 20); do status_of "$base/readyz" >/dev/null; done
+container_processes "$server_pid" >"$work/processes"
+read -r processes rss_mb pss_mb < <(awk '{n++; rss += $7; pss += $8} END {printf "%d %.0f %.0f\n", n, rss/1024, pss/1024}' "$work/processes")
+parts=""
+for role in supervisor gunicorn worker; do
+  read -r n role_pss < <(awk -v role="$role" '$1 == role {n++; pss += $8} END {printf "%d %.0f\n", n, pss/1024}' "$work/processes")
+  parts+="${parts:+, }$role $role_pss MB ($n)"
+done
+log "memory: $processes processes, RSS sum $rss_mb MB, PSS sum $pss_mb MB (budget $MAX_PSS_MB MB PSS): $parts"
 ((pss_mb <= MAX_PSS_MB)) || fail "the container uses $pss_mb MB PSS, over $MAX_PSS_MB MB"
 
 # check --deploy with the production settings the README gives, inside the image.
@@ -292,10 +368,11 @@ if python3 -c 'import sys; sys.exit(float(sys.argv[1]) > float(sys.argv[2]))' "$
   log "WARNING: start-up took longer than $MAX_READY_SECONDS s"
 fi
 count=$(stored_predictions)
-[ "$count" = 1 ] || fail "the history did not survive a restart: $count stored predictions, not 1"
+[ "$count" = "$stored" ] || fail "the history did not survive a restart: $count stored predictions, not $stored"
 second_id=$(predict)
 ((second_id > first_id)) || fail "prediction ids restarted ($second_id after $first_id)"
-log "ok: the history survived: 1 stored prediction before, id $second_id after $first_id"
+log "ok: the history survived: $stored stored predictions before, id $second_id after $first_id"
+[ -n "$(process_of "$server_pid" worker supervisor)" ] || fail "no job worker after the restart"
 stop_server || fail "the server did not exit cleanly on SIGTERM (status $?)"
 
 size=$(buildah images --format '{{.Size}}' "$IMAGE" | head -1)

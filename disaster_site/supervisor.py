@@ -147,8 +147,9 @@ class Supervisor:
         self.web_status: int | None = None
         self.deaths: deque[float] = deque()
         self.restart_at: float | None = None
-        # Once stopping: when the worker is told to stop at once, and when whatever is left is
-        # killed.
+        # Once stopping: when the worker is told to stop at once, and when it is killed. The web
+        # server is never killed here: gunicorn has its own graceful timeout, and the container
+        # runtime's stop timeout is the last word.
         self.stopping = False
         self.force_at: float | None = None
         self.kill_at: float | None = None
@@ -279,17 +280,16 @@ class Supervisor:
             self.force_at = None
             if self.worker is not None:
                 logger.warning(
-                    "the worker is still busy after %g s: stopping it at once (its job is "
+                    "the worker is still busy after %g s: stopping it at once (a job in hand is "
                     "recorded as failed)",
                     self.options.stop_seconds,
                 )
                 self._force_worker()
         if self.kill_at is not None and now >= self.kill_at:
             self.kill_at = None
-            for name, process in (("web server", self.web), ("worker", self.worker)):
-                if process is not None:
-                    logger.error("the %s (pid %s) did not stop: killing it", name, process.pid)
-                    self._signal(process, signal.SIGKILL)
+            if self.worker is not None:
+                logger.error("the worker (pid %s) did not stop: killing it", self.worker.pid)
+                self._signal(self.worker, signal.SIGKILL)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -383,7 +383,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> 
         "--kill-seconds",
         type=float,
         default=5.0,
-        help="then how long before whatever is left is killed (default %(default)s)",
+        help="then how long before the worker is killed (default %(default)s)",
     )
     parser.add_argument(
         "--max-deaths",

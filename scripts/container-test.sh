@@ -272,9 +272,6 @@ count=$(stored_predictions)
 [ "$count" = 1 ] || fail "the prediction was not stored: $count stored predictions, not 1"
 log "ok: POST /api/predictions/ 201, stored (id $first_id)"
 
-in_container "${healthcheck[@]}" || fail "the HEALTHCHECK command exited $?"
-log "ok: the HEALTHCHECK command exits 0"
-
 # The processes: the supervisor (PID 1, exec'd by the entrypoint), gunicorn under it, and the job
 # worker at a lower CPU priority; none as root.
 container_processes "$server_pid" >"$work/processes"
@@ -319,7 +316,7 @@ t0=$(now)
 deadline=$((SECONDS + 120))
 while :; do
   status=$(curl -s -H "Authorization: Token $token" "$base/api/jobs/$job/" |
-    python3 -c 'import json, sys; job = json.load(sys.stdin); print(job["status"], job["result"] and job["result"]["rows"], job["error"])')
+    python3 -c 'import json, sys; job = json.load(sys.stdin); print(job["status"], (job["result"] or {}).get("rows"), job["error"] or "-")')
   case $status in
     succeeded*) break ;;
     failed*) fail "the CSV job failed: $status" ;;
@@ -327,7 +324,7 @@ while :; do
   ((SECONDS < deadline)) || fail "the CSV job did not finish within 120 s: $status"
   sleep 0.2
 done
-[ "$status" = "succeeded $csv_rows None" ] || fail "the CSV job: $status, not $csv_rows rows"
+[ "$status" = "succeeded $csv_rows -" ] || fail "the CSV job: $status, not $csv_rows rows"
 answer_rows=$(curl -s -H "Authorization: Token $token" "$base/api/jobs/$job/download/" | tail -n +2 | wc -l)
 [ "$answer_rows" = "$csv_rows" ] || fail "the CSV job's answer has $answer_rows rows, not $csv_rows"
 log "ok: a CSV file sent over HTTP was scored by the worker ($csv_rows rows) in $(elapsed "$t0" "$(now)") s"

@@ -125,6 +125,8 @@ _LIBC = _load_libc()
 
 @dataclass
 class Options:
+    """What to run and how; parse_args fills it from the command line and the environment."""
+
     web_command: list[str]
     worker_command: list[str] = field(default_factory=lambda: list(WORKER_COMMAND))
     run_worker: bool = True

@@ -151,7 +151,19 @@ def job_execute(*, job_id: int) -> None:
         heartbeat=timezone.now(),
     )
     if not finished:
+        # Failed as stale while it still ran (its heartbeat could not be written): the reaper
+        # discarded its output then, and what it stored since goes too. A training's version is
+        # whole and may be live already: it stays, and the failed job says so.
         logger.warning("Job %s finished after it had been failed as stale", job.pk)
+        _discard_partial_output(job)
+        if job.kind == JobKind.TRAINING:
+            failed = Job.objects.get(pk=job.pk)
+            failed.result = result
+            failed.error += (
+                f" The training did finish afterwards: version {result['version']} was stored"
+                f"{' and activated' if result['activated'] else ''}."
+            )
+            failed.save(update_fields=["result", "error"])
 
 
 def _finish_failed(job: Job, error: str) -> None:

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -232,3 +237,49 @@ def test_without_an_active_model_the_job_fails_and_stores_nothing():
     with pytest.raises(JobFailed, match="no model can score the file: no model is active"):
         csv_job_score(job=job, progress=lambda stage, percent: None)
     assert not Prediction.objects.exists()
+
+
+def child_processes() -> set[int]:
+    return {
+        int(pid)
+        for tasks in Path(f"/proc/{os.getpid()}/task").glob("*/children")
+        for pid in tasks.read_text().split()
+    }
+
+
+@pytest.mark.django_db
+def test_a_killed_scoring_process_fails_the_job_instead_of_hanging_it(make_version, settings):
+    """The OOM killer's case: the job must end (and say why), not wait forever for the chunk the
+    dead process held while its heartbeat keeps it looking alive."""
+    make_version("v1")
+    settings.CSV_CHUNK_ROWS = 2000
+    settings.CSV_SCORING_PROCESSES = 2
+    job = csv_job(sample_file(4000))
+    already = child_processes()
+    killed: list[int] = []
+
+    def kill_the_scorers() -> None:
+        deadline = time.monotonic() + 30
+        while not (scorers := child_processes() - already) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.15)  # each is busy with its chunk of 2,000 rows (about half a second)
+        for pid in scorers:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    def hung(signum, frame):
+        raise TimeoutError("the job hung after its scoring process was killed")
+
+    killer = threading.Thread(target=kill_the_scorers)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    killer.start()
+    try:
+        with pytest.raises(JobFailed, match=r"^a scoring process stopped"):
+            csv_job_score(job=job, progress=lambda stage, percent: None)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        killer.join()
+    assert killed
+    assert child_processes() == already

@@ -356,6 +356,49 @@ def test_a_dead_training_leaves_no_orphan_artifact(make_version, models_dir):
     assert jobs.job_training_enqueue(user=None).status == JobStatus.QUEUED
 
 
+def taken_by_a_worker_that_died_before_starting_it(job: Job, *, seconds_ago: float) -> Job:
+    """`job` as a worker leaves it when it dies (or cannot reach the database) between taking
+    the task from the queue and claiming the job."""
+    task_of(job).claim("dead-worker")
+    long_ago = timezone.now() - timedelta(seconds=seconds_ago)
+    DBTaskResult.objects.filter(id=job.task_id).update(started_at=long_ago)
+    Job.objects.filter(pk=job.pk).update(created=long_ago)
+    return job
+
+
+@pytest.mark.django_db
+def test_a_queued_job_whose_task_was_taken_long_ago_is_failed():
+    training = taken_by_a_worker_that_died_before_starting_it(
+        jobs.job_training_enqueue(user=None), seconds_ago=61
+    )
+    scoring = taken_by_a_worker_that_died_before_starting_it(csv_enqueue(), seconds_ago=61)
+    task_of(scoring).set_failed(OSError("the database went away"))
+
+    assert sorted(jobs.jobs_reap_stale()) == sorted([training.pk, scoring.pk])
+
+    for job in (training, scoring):
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED
+        assert job.error == jobs.NOT_STARTED_ERROR
+        assert task_of(job).status == TaskResultStatus.FAILED
+    # The training slot is free again, and a worker that gets there late does nothing.
+    assert jobs.job_training_enqueue(user=None).status == JobStatus.QUEUED
+    jobs.job_execute(job_id=training.pk)
+    assert Job.objects.get(pk=training.pk).status == JobStatus.FAILED
+
+
+@pytest.mark.django_db
+def test_queued_jobs_waiting_in_the_queue_or_just_taken_are_left_alone():
+    waiting = csv_enqueue()
+    Job.objects.filter(pk=waiting.pk).update(created=timezone.now() - timedelta(hours=2))
+    just_taken = taken_by_a_worker_that_died_before_starting_it(csv_enqueue(), seconds_ago=30)
+
+    assert jobs.jobs_reap_stale() == []
+
+    assert Job.objects.get(pk=waiting.pk).status == JobStatus.QUEUED
+    assert Job.objects.get(pk=just_taken.pk).status == JobStatus.QUEUED
+
+
 # Retrying ------------------------------------------------------------------------------------
 
 

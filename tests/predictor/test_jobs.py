@@ -3,12 +3,15 @@ process as the worker would, failing, reaping jobs whose worker died, and retryi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import threading
 import time
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError, connection
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
@@ -217,6 +220,47 @@ def test_a_bad_csv_job_fails_naming_the_line_and_keeps_nothing(make_version):
     assert not JobFile.objects.filter(role=JobFile.Role.RESULT).exists()
     # The job failed, the task did its work: the queue records it as done.
     assert task_of(job).status == TaskResultStatus.SUCCESSFUL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_shows_its_stage_progress_and_heartbeat(make_version, settings):
+    """What a page polling the job sees while it runs: written by the heartbeat thread."""
+    make_version("v1")
+    settings.JOB_HEARTBEAT_SECONDS = 0.05
+    settings.CSV_CHUNK_ROWS = 100
+    settings.CSV_SCORING_PROCESSES = 1
+    rows = "".join(f"Flood warning number {n} for the valley\n" for n in range(3000))
+    job = csv_enqueue(data=f"text\n{rows}".encode())
+    seen: list[tuple[str, str, int, object]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        try:
+            while not done.is_set():
+                # SQLite's shared in-memory test database is locked at times: read again.
+                with contextlib.suppress(OperationalError):
+                    fields = ("status", "stage", "progress", "heartbeat")
+                    seen.append(Job.objects.values_list(*fields).get(pk=job.pk))
+                time.sleep(0.01)
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        jobs.job_execute(job_id=job.pk)
+    finally:
+        done.set()
+        watcher.join()
+
+    running = [row for row in seen if row[0] == JobStatus.RUNNING]
+    scoring = [progress for _, stage, progress, _ in running if stage == "scoring and storing"]
+    assert scoring and min(scoring) >= 5 and max(scoring) <= 95
+    assert len(set(scoring)) > 1
+    assert len({beat for *_, beat in running}) > 1
+    assert [progress for *_, progress, _ in seen] == sorted(progress for *_, progress, _ in seen)
+    job.refresh_from_db()
+    assert (job.status, job.stage, job.progress) == (JobStatus.SUCCEEDED, "done", 100)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,6 +13,8 @@ import csv
 import io
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -136,7 +138,10 @@ def csv_job_score(*, job: Job, progress: Callable[[str, int], None]) -> dict[str
     writer.writerow([*table.header, *RESULT_COLUMNS])
     disasters = 0
     progress("scoring and storing", 5)
-    with _chunk_scorer(current.model, settings.CSV_SCORING_PROCESSES, len(chunks)) as score:
+    with (
+        _chunk_scorer(current.model, settings.CSV_SCORING_PROCESSES, len(chunks)) as score,
+        _scorer_death_fails_the_job(),
+    ):
         for start, tweets, probabilities in zip(starts, chunks, score(chunks), strict=True):
             ids, labels = predictions_insert_for_job(
                 tweets, probabilities, version=version, source=Source.CSV, job=job
@@ -190,6 +195,17 @@ def _score_in_child(tweets: list[Tweet]) -> np.ndarray:
 
 
 @contextmanager
+def _scorer_death_fails_the_job() -> Iterator[None]:
+    try:
+        yield
+    except BrokenProcessPool:
+        raise JobFailed(
+            "a scoring process stopped (killed, perhaps for want of memory); nothing was kept. "
+            "Start the job again, or lower CSV_SCORING_PROCESSES"
+        ) from None
+
+
+@contextmanager
 def _chunk_scorer(
     model: TrainedModel, processes: int, chunks: int
 ) -> Iterator[Callable[[list[list[Tweet]]], Iterable[np.ndarray]]]:
@@ -200,8 +216,15 @@ def _chunk_scorer(
         yield lambda parts: (_probabilities(model, part) for part in parts)
         return
     _scoring_model = model
+    # Not multiprocessing.Pool: when one of its processes is killed (the OOM killer), the chunk
+    # it held is never answered and the job waits forever, heartbeat and all. The executor
+    # raises BrokenProcessPool instead.
+    executor = ProcessPoolExecutor(
+        min(processes, chunks), mp_context=multiprocessing.get_context("fork")
+    )
     try:
-        with multiprocessing.get_context("fork").Pool(min(processes, chunks)) as pool:
-            yield lambda parts: pool.imap(_score_in_child, parts)
+        yield lambda parts: executor.map(_score_in_child, parts)
     finally:
+        # A caller that stopped early (a database error) does not wait for the chunks left.
+        executor.shutdown(wait=True, cancel_futures=True)
         _scoring_model = None

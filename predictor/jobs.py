@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ml.data import DatasetError
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 STALE_ERROR = (
     "The worker stopped answering (no heartbeat for {seconds:g} s): the job was stopped and "
     "nothing it did was kept. Start it again."
+)
+NOT_STARTED_ERROR = (
+    "A worker took this job from the queue but never started it (it stopped, or could not reach "
+    "the database); nothing was done. Start it again."
 )
 
 
@@ -151,7 +156,19 @@ def job_execute(*, job_id: int) -> None:
         heartbeat=timezone.now(),
     )
     if not finished:
+        # Failed as stale while it still ran (its heartbeat could not be written): the reaper
+        # discarded its output then, and what it stored since goes too. A training's version is
+        # whole and may be live already: it stays, and the failed job says so.
         logger.warning("Job %s finished after it had been failed as stale", job.pk)
+        _discard_partial_output(job)
+        if job.kind == JobKind.TRAINING:
+            failed = Job.objects.get(pk=job.pk)
+            failed.result = result
+            failed.error += (
+                f" The training did finish afterwards: version {result['version']} was stored"
+                f"{' and activated' if result['activated'] else ''}."
+            )
+            failed.save(update_fields=["result", "error"])
 
 
 def _finish_failed(job: Job, error: str) -> None:
@@ -163,10 +180,19 @@ def _finish_failed(job: Job, error: str) -> None:
 
 def jobs_reap_stale() -> list[int]:
     """Fail every running job whose heartbeat is older than JOB_STALE_SECONDS and discard what
-    it left half done; the ids of those jobs."""
+    it left half done, and every queued job whose task a worker took that long ago without
+    starting it; the ids of those jobs."""
     seconds = settings.JOB_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=seconds)
     reaped = []
+    for job in _jobs_taken_but_never_started(cutoff):
+        failed = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED, error=NOT_STARTED_ERROR, finished=timezone.now()
+        )
+        if failed:
+            logger.warning("Job %s failed: its task was taken but the job never started", job.pk)
+            _task_mark_failed(job)
+            reaped.append(job.pk)
     for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat__lt=cutoff):
         failed = Job.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING, heartbeat__lt=cutoff
@@ -181,6 +207,24 @@ def jobs_reap_stale() -> list[int]:
             _task_mark_failed(job)
             reaped.append(job.pk)
     return reaped
+
+
+def _jobs_taken_but_never_started(cutoff: datetime) -> list[Job]:
+    """Queued jobs whose task is not waiting in the queue any more: a worker took it before
+    `cutoff` but died, or failed, before claiming the job. Nothing would ever run them, and a
+    training among them would refuse every other training."""
+    from django_tasks_db.models import DBTaskResult
+
+    queued = list(
+        Job.objects.filter(status=JobStatus.QUEUED, created__lt=cutoff).exclude(task_id="")
+    )
+    if not queued:
+        return []
+    waiting = DBTaskResult.objects.filter(id__in=[job.task_id for job in queued]).filter(
+        Q(status="READY") | Q(started_at__gte=cutoff)
+    )
+    waiting_ids = {str(pk) for pk in waiting.values_list("id", flat=True)}
+    return [job for job in queued if job.task_id not in waiting_ids]
 
 
 def _discard_partial_output(job: Job) -> None:

@@ -490,7 +490,7 @@ def prediction_created_periods(
 
 def job_list_for(*, user: AbstractBaseUser) -> QuerySet[Job]:
     """The jobs `user` may see, newest first: staff see every job, others their own."""
-    jobs = Job.objects.select_related("requested_by").defer("params")
+    jobs = Job.objects.select_related("requested_by")
     if user.is_staff:
         return jobs
     return jobs.filter(requested_by=user)

@@ -15,7 +15,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from predictor.models import Job, Label, ModelVersion, Prediction
+from predictor.models import Job, JobStatus, Label, ModelVersion, Prediction
 from predictor.tweets import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
 
 BATCH_MAX_ITEMS = 1000
@@ -292,3 +292,16 @@ class JobSerializer(serializers.ModelSerializer):
     def _absolute(self, path: str) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class JobAddressSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=JobStatus.choices, read_only=True)
+    url = serializers.URLField(read_only=True)
+
+
+class TrainingConflictSerializer(serializers.Serializer):
+    """A second training refused: the one already queued or running, and its address."""
+
+    detail = serializers.CharField(read_only=True)
+    job = JobAddressSerializer(read_only=True)

@@ -7,7 +7,9 @@ import io
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -15,6 +17,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
 from predictor import jobs, selectors, services
@@ -27,11 +30,12 @@ from predictor.api.serializers import (
     PredictionHistorySerializer,
     PredictionSerializer,
     RelabelSerializer,
+    TrainingConflictSerializer,
     TweetSerializer,
 )
 from predictor.api.throttles import PredictionRateThrottle
 from predictor.filters import PredictionFilter
-from predictor.models import Job, JobFile, ModelVersion, Source
+from predictor.models import Job, JobFile, JobKind, ModelVersion, Source
 
 _UNAVAILABLE = OpenApiResponse(description="No model can serve predictions (see `detail`).")
 _INVALID = OpenApiResponse(description="Invalid input; the body names each bad field.")
@@ -144,6 +148,10 @@ class PredictionDetailView(generics.RetrieveAPIView):
 
 
 _JOB_QUEUED = OpenApiResponse(JobSerializer, description="Queued: poll the job's `url`.")
+_TRAINING_CONFLICT = OpenApiResponse(
+    TrainingConflictSerializer,
+    description="A training is already queued or running: `job.url` is its address.",
+)
 
 
 class ModelVersionListView(generics.ListAPIView):
@@ -155,12 +163,7 @@ class ModelVersionListView(generics.ListAPIView):
 
     @extend_schema(
         request=None,
-        responses={
-            202: _JOB_QUEUED,
-            409: OpenApiResponse(
-                description="A training is already queued or running: `job.url` is its address."
-            ),
-        },
+        responses={202: _JOB_QUEUED, 409: _TRAINING_CONFLICT},
     )
     def post(self, request: Request) -> Response:
         job = jobs.job_training_enqueue(user=request.user)
@@ -185,13 +188,17 @@ class PredictionCsvView(APIView):
             "multipart/form-data": {
                 "type": "object",
                 "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
             },
         },
         responses={202: _JOB_QUEUED},
     )
     def post(self, request: Request) -> Response:
-        if isinstance(request.data, bytes):
-            upload, name = io.BytesIO(request.data), "upload.csv"
+        if media_type_matches(CsvParser.media_type, request.content_type):
+            # An empty body never reaches the parser: DRF gives {} for it (a job then says the
+            # file is empty).
+            data = request.data if isinstance(request.data, bytes) else b""
+            upload, name = io.BytesIO(data), "upload.csv"
         else:
             file = request.data.get("file")
             if file is None or isinstance(file, str):
@@ -224,9 +231,15 @@ class JobDetailView(_JobMixin, generics.RetrieveAPIView):
 class JobRetryView(_JobMixin, generics.GenericAPIView):
     """Start a failed job again, as a new job with the same input."""
 
-    @extend_schema(request=None, responses={202: _JOB_QUEUED})
+    @extend_schema(request=None, responses={202: _JOB_QUEUED, 409: _TRAINING_CONFLICT})
     def post(self, request: Request, pk: int) -> Response:
         job = self.get_object()
+        # Starting a job again needs what starting it needs: a reviewer sees every job but may
+        # not train, and a requester may have lost their staff status since.
+        starter = _STARTED_BY[job.kind]()
+        for permission in starter.get_permissions():
+            if not permission.has_permission(request, starter):
+                self.permission_denied(request, getattr(permission, "message", None))
         try:
             retry = jobs.job_retry(job=job, user=request.user)
         except ValueError as exc:
@@ -237,15 +250,27 @@ class JobRetryView(_JobMixin, generics.GenericAPIView):
 class JobDownloadView(_JobMixin, generics.GenericAPIView):
     """A finished CSV job's answer file (text/csv)."""
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="The answer file.")})
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The answer file.")
+        }
+    )
     def get(self, request: Request, pk: int) -> HttpResponse:
         job = self.get_object()
         answer = selectors.job_file(job=job, role=JobFile.Role.RESULT)
         if answer is None:
             raise NotFound(f"This job has no answer file (it is {job.status}).")
         response = HttpResponse(bytes(answer.data), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{answer.name}"'
+        # Quoted, or percent-encoded when not ASCII: an upload's name may hold anything.
+        response["Content-Disposition"] = content_disposition_header(True, answer.name)
         return response
+
+
+# The endpoint that starts each kind of job, whose permissions a retry needs.
+_STARTED_BY: dict[str, type[APIView]] = {
+    JobKind.TRAINING: ModelVersionListView,
+    JobKind.CSV_SCORING: PredictionCsvView,
+}
 
 
 class ActiveModelVersionView(generics.RetrieveAPIView):

@@ -131,3 +131,18 @@ def test_two_rows_of_a_class_give_two_folds_each_fitting_on_both_classes():
     assert len(splits) == 2
     for fit, _ in splits:
         assert sorted(rows[i][3] for i in fit) == [0, 1]
+
+
+@pytest.mark.parametrize(("folds", "n_jobs"), [(3, 1), (4, 2)])
+def test_each_fit_reports_when_it_is_done(sample_data, folds, n_jobs):
+    reports: list[tuple[int, int]] = []
+
+    train(
+        Dataset.from_rows(sample_data.rows()[:60]),
+        folds=folds,
+        n_jobs=n_jobs,
+        on_fit_done=lambda done, total: reports.append((done, total)),
+    )
+
+    # The folds' fits and the final fit on all rows, counted in the order they end.
+    assert reports == [(done, folds + 1) for done in range(1, folds + 2)]

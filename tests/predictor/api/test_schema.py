@@ -8,6 +8,7 @@ import re
 import sys
 
 import pytest
+from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,6 +37,12 @@ def responses(schema: dict, method: str, path: str) -> dict:
         ("patch", "/api/predictions/{id}/", ["200", "400", "401", "403", "404", "503"]),
         ("get", "/api/models/", ["200", "401", "403", "404", "503"]),
         ("get", "/api/models/active/", ["200", "401", "403", "404", "503"]),
+        ("post", "/api/models/", ["202", "400", "401", "403", "409", "503"]),
+        ("post", "/api/predictions/csv/", ["202", "400", "401", "403", "503"]),
+        ("get", "/api/jobs/", ["200", "401", "403", "404", "503"]),
+        ("get", "/api/jobs/{id}/", ["200", "401", "403", "404", "503"]),
+        ("post", "/api/jobs/{id}/retry/", ["202", "400", "401", "403", "404", "409", "503"]),
+        ("get", "/api/jobs/{id}/download/", ["200", "401", "403", "404", "503"]),
     ],
 )
 def test_every_operation_documents_its_error_answers_with_a_body(schema, method, path, codes):
@@ -43,9 +50,39 @@ def test_every_operation_documents_its_error_answers_with_a_body(schema, method,
     assert sorted(documented) == codes
     for code in codes[1:]:
         body = documented[code]["content"]["application/json"]["schema"]
-        expected = {"type": "object", "additionalProperties": {}} if code == "400" else None
-        assert body == (expected or {"$ref": "#/components/schemas/Error"})
+        expected = {
+            "400": {"type": "object", "additionalProperties": {}},
+            "409": {"$ref": "#/components/schemas/TrainingConflict"},
+        }.get(code, {"$ref": "#/components/schemas/Error"})
+        assert body == expected
         assert documented[code]["description"]
+
+
+def test_the_schema_generates_without_warnings():
+    GENERATOR_STATS.reset()
+    SchemaGenerator().get_schema(request=None, public=True)
+    assert not GENERATOR_STATS
+
+
+def test_job_answers_are_the_job_and_the_conflict_names_the_first_training(schema):
+    for method, path in [("post", "/api/models/"), ("post", "/api/jobs/{id}/retry/")]:
+        accepted = responses(schema, method, path)["202"]["content"]["application/json"]
+        assert accepted["schema"] == {"$ref": "#/components/schemas/Job"}
+    job = schema["components"]["schemas"]["Job"]["properties"]
+    assert {"id", "kind", "status", "stage", "progress", "result", "error", "url"} <= set(job)
+    conflict = schema["components"]["schemas"]["TrainingConflict"]
+    assert conflict["required"] == ["detail", "job"]
+    assert schema["components"]["schemas"]["JobAddress"]["required"] == ["id", "status", "url"]
+
+
+def test_a_csv_file_goes_as_a_text_csv_body_or_a_multipart_file(schema):
+    content = schema["paths"]["/api/predictions/csv/"]["post"]["requestBody"]["content"]
+    assert set(content) == {"text/csv", "multipart/form-data"}
+    multipart = content["multipart/form-data"]["schema"]
+    assert multipart["properties"]["file"] == {"type": "string", "format": "binary"}
+    assert multipart["required"] == ["file"]
+    download = responses(schema, "get", "/api/jobs/{id}/download/")["200"]
+    assert download["content"] == {"text/csv": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def test_the_model_503_keeps_its_own_description(schema):

@@ -181,7 +181,8 @@ def _finish_failed(job: Job, error: str) -> None:
 def jobs_reap_stale() -> list[int]:
     """Fail every running job whose heartbeat is older than JOB_STALE_SECONDS and discard what
     it left half done, and every queued job whose task a worker took that long ago without
-    starting it; the ids of those jobs."""
+    starting it; then, unless a training is running, remove the artifact files that dead
+    trainings left in this machine's model directory. The ids of the jobs failed."""
     seconds = settings.JOB_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=seconds)
     reaped = []
@@ -206,6 +207,11 @@ def jobs_reap_stale() -> list[int]:
             _discard_partial_output(job)
             _task_mark_failed(job)
             reaped.append(job.pk)
+    if not Job.objects.filter(kind=JobKind.TRAINING, status=JobStatus.RUNNING).exists():
+        # Not only when a training is reaped: a dead training's file is often younger than the
+        # stale limit then (it was written after the last heartbeat), so later passes (the next
+        # read of a job, the next job's start) must find it once it is old enough.
+        _remove_orphan_artifacts()
     return reaped
 
 

@@ -31,7 +31,7 @@ from predictor.models import (
     prediction_margin,
 )
 from predictor.templatetags.review_admin import metric, short_id
-from predictor.views import job_retry_allowed, job_url
+from predictor.views import job_duration, job_retry_allowed, job_url
 
 admin.site.site_header = "Disaster Tweets administration"
 admin.site.site_title = "Disaster Tweets admin"
@@ -520,12 +520,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="duration")
     def duration(self, job: Job) -> str:
-        """From start to finish; while it runs, until now."""
-        if job.started is None:
-            return "-"
-        seconds = ((job.finished or timezone.now()) - job.started).total_seconds()
-        minutes, seconds = divmod(round(seconds), 60)
-        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+        return job_duration(job)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
         # A job whose worker died reads as failed at once, as on its page and in the API.

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -57,6 +58,15 @@ def predict_page(request: HttpRequest) -> HttpResponse:
 def job_url(job: Job) -> str:
     """A job's page."""
     return reverse("job", args=[job.pk])
+
+
+def job_duration(job: Job) -> str:
+    """How long a job ran, e.g. "12 s", "2 min 5 s"; while it runs, so far; "-" before it starts."""
+    if job.started is None:
+        return "-"
+    seconds = ((job.finished or timezone.now()) - job.started).total_seconds()
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 def job_retry_allowed(*, user: AbstractBaseUser, job: Job) -> bool:
@@ -113,6 +123,7 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         version = selectors.model_version_list().filter(name=result.get("version")).first()
     context = {
         "job": job,
+        "duration": job_duration(job),
         "result": result,
         "version": version,
         "retries": list(job.retries.order_by("created", "id")),

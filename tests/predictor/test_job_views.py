@@ -320,11 +320,19 @@ def test_a_succeeded_training_from_rows_shows_the_gates_report(client, trainer, 
         "threshold": 0.41,
         "train_seconds": 12.34,
     }
+    finished = timezone.now()
     job = make_job(
-        trainer, kind=JobKind.TRAINING, status=JobStatus.SUCCEEDED, progress=100, result=result
+        trainer,
+        kind=JobKind.TRAINING,
+        status=JobStatus.SUCCEEDED,
+        progress=100,
+        result=result,
+        started=finished - timedelta(seconds=75),
+        finished=finished,
     )
     client.force_login(trainer)
     page = text(client.get(job_page(job)))
+    assert "(after 1 min 15 s)" in page
     assert "v2 stored (not active)" in page
     assert escape("refuse: ΔF1's interval includes zero") in page
     assert "<td>0.810</td><td>0.790</td>" in page

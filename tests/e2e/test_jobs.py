@@ -198,3 +198,21 @@ def test_without_javascript_the_refresh_link_follows_the_job(chromium, server):
         expect(refresh).to_have_count(0)
     finally:
         context.close()
+
+
+def test_the_admin_lists_the_jobs_with_their_progress(page, console_errors):
+    login(page, "reviewer")
+    job = upload(page, "tweets.csv", rows_csv(TWEETS[:2]))
+    expect(page.locator(".job-result")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    page.goto("/admin/")
+    page.locator("#background-jobs").get_by_role("link", name="Jobs").click()
+    row = page.locator("#result_list tbody tr").filter(
+        has=page.get_by_role("link", name=f"#{job}", exact=True)
+    )
+    expect(row).to_contain_text("CSV scoring")
+    expect(row).to_contain_text("Succeeded")
+    expect(row.get_by_label(f"Job #{job} progress")).to_have_attribute("value", "100")
+    assert_accessible(page, "the admin's job list")
+    row.get_by_role("link", name=f"#{job}", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"CSV scoring job #{job}")
+    assert console_errors == []

@@ -1,4 +1,5 @@
-"""Top-level URLs: the web form (also at the old Flask app's addresses), the API, probes, admin."""
+"""Top-level URLs: the web form (also at the old Flask app's addresses), the CSV upload and job
+pages, the API, probes, admin."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,6 +10,9 @@ urlpatterns = [
     path("", views.predict_page, name="home"),
     path("index", views.predict_page, name="index"),
     path("predict", views.predict_page, name="predict"),
+    path("upload/", views.upload_page, name="upload"),
+    path("jobs/<int:pk>/", views.job_page, name="job"),
+    path("jobs/<int:pk>/retry/", views.job_retry_page, name="job-retry"),
     path("readyz", views.readyz, name="readyz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("api/", include(("predictor.api.urls", "api"))),

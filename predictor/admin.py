@@ -1,5 +1,6 @@
-"""The Django admin for reviewers: stored predictions (filter, relabel, export) and model versions
-(read-only, activate/roll back). The review queue and dashboard live in predictor/admin_views.py."""
+"""The Django admin for reviewers: stored predictions (filter, relabel, export), model versions
+(read-only, activate/roll back, train a new one) and background jobs (read-only, start a failed
+one again). The review queue, dashboard and version pages live in predictor/admin_views.py."""
 
 from __future__ import annotations
 
@@ -9,18 +10,28 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import F, Q, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
 from ml.persistence import ArtifactError
-from predictor import admin_views, selectors, services
-from predictor.models import Label, ModelActivation, ModelVersion, Prediction, prediction_margin
+from predictor import admin_views, jobs, selectors, services
+from predictor.errors import TrainingAlreadyQueued
+from predictor.models import (
+    Job,
+    JobStatus,
+    Label,
+    ModelActivation,
+    ModelVersion,
+    Prediction,
+    prediction_margin,
+)
 from predictor.templatetags.review_admin import metric, short_id
+from predictor.views import job_duration, job_retry_allowed, job_url
 
 admin.site.site_header = "Disaster Tweets administration"
 admin.site.site_title = "Disaster Tweets admin"
@@ -370,7 +381,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # versions come from `manage.py retrain`
+        # Versions come from training (`manage.py retrain`, or the list's "Train a new version",
+        # which checks the add permission itself), never from a form.
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
         return False  # a version's record is what was trained; only activation changes
@@ -416,6 +429,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "evaluation_set": selectors.evaluation_set_current(),
             "can_activate": self.has_activate_permission(request),
             "rollback_target": selectors.model_version_rollback_target(),
+            "can_train": request.user.has_perm(f"{self.opts.app_label}.add_modelversion"),
+            "training": selectors.job_training_unfinished(),
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)
@@ -424,6 +439,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         pages = [
             ("rollback/", admin_views.model_version_rollback, "rollback"),
+            ("train/", admin_views.model_version_train, "train"),
             ("<path:object_id>/compare/", admin_views.model_version_compare, "compare"),
             ("<path:object_id>/replay/", admin_views.model_version_replay, "replay"),
         ]
@@ -464,3 +480,94 @@ class ModelActivationAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: ModelActivation | None = None
     ) -> bool:
         return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Background jobs, newest first (read-only): each row links to the job's page; failed jobs
+    can be started again."""
+
+    list_display = [
+        "job",
+        "kind",
+        "status",
+        "stage",
+        "progress_bar",
+        "requested_by",
+        "created",
+        "duration",
+    ]
+    list_display_links = None
+    list_filter = ["kind", "status"]
+    list_select_related = ["requested_by"]
+    ordering = ["-created", "-id"]
+    date_hierarchy = "created"
+    actions = ["start_again"]
+
+    @admin.display(description="job", ordering="id")
+    def job(self, job: Job) -> str:
+        return format_html('<a href="{}">#{}</a>', job_url(job), job.pk)
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_bar(self, job: Job) -> str:
+        return format_html(
+            '<progress max="100" value="{}" aria-label="Job #{} progress">{}%</progress> {}%',
+            job.progress,
+            job.pk,
+            job.progress,
+            job.progress,
+        )
+
+    @admin.display(description="duration")
+    def duration(self, job: Job) -> str:
+        return job_duration(job)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
+        # A job whose worker died reads as failed at once, as on its page and in the API.
+        jobs.jobs_reap_stale()
+        return super().get_queryset(request).defer("params", "result")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # queued by the upload page, the models list's button and the API
+
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False  # written by the worker only
+
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False  # the record of who ran what
+
+    def change_view(self, request: HttpRequest, object_id: str, *args, **kwargs) -> HttpResponse:
+        """A job has one page, the site's, which follows its progress and shows its result."""
+        job = self.get_object(request, object_id)
+        if job is None or not self.has_view_permission(request, job):
+            return super().change_view(request, object_id, *args, **kwargs)
+        return HttpResponseRedirect(job_url(job))
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.action(description="Start the selected failed jobs again", permissions=["retry"])
+    def start_again(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        retries: list[Job] = []
+        refused: list[str] = []
+        for job in queryset.filter(status=JobStatus.FAILED).order_by("created", "id"):
+            if not job_retry_allowed(user=request.user, job=job):
+                refused.append(f"#{job.pk} (not allowed)")
+                continue
+            try:
+                retries.append(jobs.job_retry(job=job, user=request.user))
+            except TrainingAlreadyQueued as exc:
+                refused.append(f"#{job.pk} (a training is already {exc.job.status}: #{exc.job.pk})")
+            except ValueError as exc:
+                refused.append(f"#{job.pk} ({exc})")
+        if retries:
+            links = format_html_join(
+                ", ", '<a href="{}">#{}</a>', ((job_url(retry), retry.pk) for retry in retries)
+            )
+            self.message_user(request, format_html("Started again as {}.", links), messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request, "Not started again: " + "; ".join(refused) + ".", messages.WARNING
+            )
+        if not retries and not refused:
+            self.message_user(request, "Only failed jobs can be started again.", messages.WARNING)

@@ -1,6 +1,7 @@
 """Staff pages inside the admin: the review queue (one unreviewed prediction at a time, most
 uncertain first) and the dashboard, wired in by PredictionAdmin.get_urls; a version's comparison
-with the active one (and promotion), its shadow replay, and rollback, by ModelVersionAdmin's."""
+with the active one (and promotion), its shadow replay, rollback, and training a new version in
+the background, by ModelVersionAdmin's."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from ml.gate import Comparison
 from ml.persistence import ArtifactError
-from predictor import selectors, services
-from predictor.errors import NoEarlierVersion, NoEvaluationSet
+from predictor import jobs, selectors, services
+from predictor.errors import NoEarlierVersion, NoEvaluationSet, TrainingAlreadyQueued
 from predictor.models import Label, ModelVersion, Prediction
 
 # Skipped ids kept in the session (the most recent ones), so "Skip" never shows a tweet again
@@ -331,6 +332,27 @@ def model_version_rollback(request: HttpRequest, model_admin: admin.ModelAdmin) 
     else:
         messages.success(request, f"Rolled back from {active or 'no active version'} to {version}.")
     return HttpResponseRedirect(reverse(VERSIONS_URL))
+
+
+@require_POST
+def model_version_train(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """Queue the training of a new version (jobs.job_training_enqueue) and go to its job page;
+    while a training is already queued or running, go to that one's page instead."""
+    _require(request, model_admin, "add")
+    try:
+        job = jobs.job_training_enqueue(user=request.user)
+    except TrainingAlreadyQueued as exc:
+        messages.warning(
+            request,
+            f"A training is already {exc.job.status} (job #{exc.job.pk}): "
+            "this is its page; a new one can start when it ends.",
+        )
+        return HttpResponseRedirect(reverse("job", args=[exc.job.pk]))
+    messages.success(
+        request,
+        f"Training queued as job #{job.pk}: the gate's report shows here when it is done.",
+    )
+    return HttpResponseRedirect(reverse("job", args=[job.pk]))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

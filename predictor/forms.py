@@ -1,8 +1,11 @@
-"""The web form, with the field names of the Flask app it replaces (keyword, location, message)."""
+"""The web forms: a tweet to classify, with the field names of the Flask app it replaces (keyword,
+location, message), and a CSV file to score in the background."""
 
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from predictor.tweets import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
 
@@ -40,3 +43,21 @@ class TweetForm(forms.Form):
         return data
 
     tweet: Tweet
+
+
+class CsvUploadForm(forms.Form):
+    """A CSV file to score; its contents are checked by the job (predictor.csv_scoring), which
+    names the line of any problem."""
+
+    file = forms.FileField(
+        label="CSV file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # From the settings at the time of the request, not at import.
+        self.fields["file"].help_text = (
+            f"UTF-8, a header line first; up to {filesizeformat(settings.CSV_MAX_BYTES)} "
+            f"and {settings.CSV_MAX_ROWS:,} rows."
+        )

@@ -1,4 +1,5 @@
-"""Web pages (the prediction form, also at the old Flask app's addresses) and operations probes."""
+"""Web pages: the prediction form (also at the old Flask app's addresses), the CSV upload and a
+background job's page (for staff and whoever asked); and the operations probes."""
 
 from __future__ import annotations
 
@@ -6,23 +7,32 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
 from django.views import defaults
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from predictor import services
+from predictor import jobs, selectors, services
 from predictor.active_model import active_model
-from predictor.errors import ModelUnavailable
-from predictor.forms import TweetForm
+from predictor.csv_scoring import RESULT_COLUMNS
+from predictor.errors import ModelUnavailable, TrainingAlreadyQueued
+from predictor.forms import CsvUploadForm, TweetForm
 from predictor.middleware import unavailable_page
-from predictor.models import Source
+from predictor.models import Job, JobFile, JobKind, JobStatus, Source
 
 logger = logging.getLogger(__name__)
+
+# The site's one sign-in page; it sends people back to `next` afterwards.
+LOGIN_URL = "admin:login"
 
 
 def _form_again(request: HttpRequest) -> tuple[str, dict[str, Any]]:
@@ -43,6 +53,106 @@ def predict_page(request: HttpRequest) -> HttpResponse:
         return render(request, "predict.html", {"form": form}, status=400)
     prediction = services.prediction_create(tweet=form.tweet, source=Source.FORM)
     return render(request, "predict.html", {"form": form, "prediction": prediction})
+
+
+def job_url(job: Job) -> str:
+    """A job's page."""
+    return reverse("job", args=[job.pk])
+
+
+def job_duration(job: Job) -> str:
+    """How long a job ran, e.g. "12 s", "2 min 5 s"; while it runs, so far; "-" before it starts."""
+    if job.started is None:
+        return "-"
+    seconds = ((job.finished or timezone.now()) - job.started).total_seconds()
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def job_retry_allowed(*, user: AbstractBaseUser, job: Job) -> bool:
+    """Whether `user` may start failed `job` again: a training needs the right to add model
+    versions (as `POST /api/models/` does), a CSV file the right to upload one (staff)."""
+    if job.status != JobStatus.FAILED:
+        return False
+    if job.kind == JobKind.TRAINING:
+        return user.has_perm("predictor.add_modelversion")
+    return user.is_staff
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required(login_url=LOGIN_URL)
+def upload_page(request: HttpRequest) -> HttpResponse:
+    """GET: the form for a CSV file to score (staff). POST: queue it as a background job and go
+    to the job's page; the job checks the file and names the line of any problem."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    form = CsvUploadForm(request.POST, request.FILES) if request.method == "POST" else None
+    if form is not None and form.is_valid():
+        upload = form.cleaned_data["file"]
+        job = jobs.job_csv_enqueue(user=request.user, upload=upload, filename=upload.name)
+        return HttpResponseRedirect(job_url(job))
+    context = {
+        "form": form or CsvUploadForm(),
+        "max_bytes": settings.CSV_MAX_BYTES,
+        "max_rows": settings.CSV_MAX_ROWS,
+        "result_columns": RESULT_COLUMNS,
+    }
+    return render(request, "upload.html", context, status=400 if form is not None else 200)
+
+
+def _job_visible(request: HttpRequest, pk: int) -> Job:
+    """The job, if the user may see it (whoever asked for it, or staff); else 404. A job whose
+    worker died reads as failed at once (stale jobs are failed first)."""
+    jobs.jobs_reap_stale()
+    return get_object_or_404(selectors.job_list_for(user=request.user), pk=pk)
+
+
+@require_safe
+@login_required(login_url=LOGIN_URL)
+def job_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """A background job: its stage and progress while it runs (static/js/job-progress.js polls
+    the API and reloads at the end; a Refresh link does without), then its result or its error."""
+    job = _job_visible(request, pk)
+    result = job.result if job.status == JobStatus.SUCCEEDED else None
+    version = None
+    if (
+        job.kind == JobKind.TRAINING
+        and result
+        and request.user.has_perm("predictor.view_modelversion")
+    ):
+        version = selectors.model_version_list().filter(name=result.get("version")).first()
+    context = {
+        "job": job,
+        "duration": job_duration(job),
+        "result": result,
+        "version": version,
+        "retries": list(job.retries.order_by("created", "id")),
+        "can_retry": job_retry_allowed(user=request.user, job=job)
+        # A file over the size limit was never kept: there is nothing to start again with.
+        and (job.kind != JobKind.CSV_SCORING or job.files.filter(role=JobFile.Role.INPUT).exists()),
+    }
+    return render(request, "job.html", context)
+
+
+@require_POST
+@login_required(login_url=LOGIN_URL)
+def job_retry_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a failed job again (jobs.job_retry) and go to the new job's page."""
+    job = _job_visible(request, pk)
+    if not job_retry_allowed(user=request.user, job=job):
+        raise PermissionDenied
+    try:
+        retry = jobs.job_retry(job=job, user=request.user)
+    except TrainingAlreadyQueued as exc:
+        messages.warning(
+            request, f"A training is already {exc.job.status}: job #{exc.job.pk}, shown here."
+        )
+        return HttpResponseRedirect(job_url(exc.job))
+    except ValueError as exc:
+        messages.error(request, f"Job #{job.pk} cannot be started again: {exc}.")
+        return HttpResponseRedirect(job_url(job))
+    messages.success(request, f"Job #{job.pk} started again as job #{retry.pk}.")
+    return HttpResponseRedirect(job_url(retry))
 
 
 @require_safe

@@ -1,5 +1,6 @@
-"""Fixtures of the browser tests: one `make serve` (production configuration) with its accounts,
-one headless Debian Chromium, and a fresh browser context per test. Run by `make test-e2e`."""
+"""Fixtures of the browser tests: one `make serve` (production configuration) with its accounts
+and a task worker, one headless Debian Chromium, and a fresh browser context per test. Run by
+`make test-e2e`."""
 
 from __future__ import annotations
 
@@ -20,12 +21,23 @@ if importlib.util.find_spec("playwright") is None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("e2e-data"))
+    # The worker is the `job_worker` fixture's, started only for the tests that queue jobs.
+    live = start_server(tmp_path_factory.mktemp("e2e-data"), extra_env={"RUN_WORKER": "0"})
     try:
         e2e.users_create(live)
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture(scope="session")
+def job_worker(server: LiveServer) -> Iterator[None]:
+    """A task worker running the server's background jobs (trainings, CSV files)."""
+    worker = e2e.job_worker_start(server)
+    try:
+        yield
+    finally:
+        e2e.job_worker_stop(worker)
 
 
 @pytest.fixture(scope="session")

@@ -100,6 +100,17 @@ def screenshots_take(server: LiveServer, out: Path) -> list[Path]:
             page.goto("/admin/predictor/prediction/")
             saved.append(out / "admin-predictions.png")
             page.screenshot(path=saved[-1])
+
+            page.goto("/upload/")
+            saved.append(out / "upload.png")
+            page.screenshot(path=saved[-1], full_page=True)
+
+            # A training from the versions list's button, to the end of its job page.
+            page.goto("/admin/predictor/modelversion/")
+            page.get_by_role("button", name="Train a new version").click()
+            page.locator(".training-report").wait_for(timeout=120_000)
+            saved.append(out / "job-training.png")
+            page.screenshot(path=saved[-1], full_page=True)
         finally:
             chromium.close()
     return saved
@@ -110,13 +121,15 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder for the PNG files")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="disaster-screenshots-") as data_dir:
-        server = start_server(Path(data_dir))
+        server = start_server(Path(data_dir), extra_env={"RUN_WORKER": "0"})
+        worker = e2e.job_worker_start(server)
         try:
             e2e.users_create(server)
             history_create(server)
             for path in screenshots_take(server, args.out):
                 print(f"saved {path}")
         finally:
+            e2e.job_worker_stop(worker)
             server.stop()
 
 

@@ -130,14 +130,15 @@ def csv_job_score(*, job: Job, progress: Callable[[str, int], None]) -> dict[str
     total = len(table.rows)
     size = max(1, settings.CSV_CHUNK_ROWS)
     starts = range(0, total, size)
-    chunks = [table.tweets[start : start + size] for start in starts]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*table.header, *RESULT_COLUMNS])
     disasters = 0
     progress("scoring and storing", 5)
-    with _chunk_scorer(current.model, settings.CSV_SCORING_PROCESSES, len(chunks)) as score:
-        for start, tweets, probabilities in zip(starts, chunks, score(chunks), strict=True):
+    scorer = _chunk_scorer(current.model, table.tweets, settings.CSV_SCORING_PROCESSES, size)
+    with scorer as scored:
+        for start, probabilities in zip(starts, scored, strict=True):
+            tweets = table.tweets[start : start + size]
             ids, labels = predictions_insert_for_job(
                 tweets, probabilities, version=version, source=Source.CSV, job=job
             )
@@ -173,9 +174,10 @@ def csv_job_score(*, job: Job, progress: Callable[[str, int], None]) -> dict[str
 
 # Scoring chunks in forked processes ------------------------------------------------------------
 
-# The model the forked scorers use: set before they fork, so each inherits it (copy-on-write)
-# instead of receiving a pickled copy.
+# What the forked scorers read: set before they fork, so each inherits the model and the file's
+# tweets (copy-on-write) and is sent only a chunk's bounds, instead of a pickled copy of them.
 _scoring_model: TrainedModel | None = None
+_scoring_tweets: list[Tweet] = []
 
 
 def _probabilities(model: TrainedModel, tweets: list[Tweet]) -> np.ndarray:
@@ -184,24 +186,27 @@ def _probabilities(model: TrainedModel, tweets: list[Tweet]) -> np.ndarray:
     )
 
 
-def _score_in_child(tweets: list[Tweet]) -> np.ndarray:
+def _score_in_child(bounds: tuple[int, int]) -> np.ndarray:
     assert _scoring_model is not None
-    return _probabilities(_scoring_model, tweets)
+    start, stop = bounds
+    return _probabilities(_scoring_model, _scoring_tweets[start:stop])
 
 
 @contextmanager
 def _chunk_scorer(
-    model: TrainedModel, processes: int, chunks: int
-) -> Iterator[Callable[[list[list[Tweet]]], Iterable[np.ndarray]]]:
-    """A function that scores chunks, in order; in `processes` forked processes when there is
-    more than one chunk to share, scoring ahead while the caller stores."""
-    global _scoring_model
-    if processes <= 1 or chunks <= 1:
-        yield lambda parts: (_probabilities(model, part) for part in parts)
+    model: TrainedModel, tweets: list[Tweet], processes: int, size: int
+) -> Iterator[Iterable[np.ndarray]]:
+    """The probabilities of `tweets`, chunk by chunk of `size`, in order; in `processes` forked
+    processes when there is more than one chunk to share, scoring ahead while the caller
+    stores."""
+    global _scoring_model, _scoring_tweets
+    bounds = [(start, min(start + size, len(tweets))) for start in range(0, len(tweets), size)]
+    if processes <= 1 or len(bounds) <= 1:
+        yield (_probabilities(model, tweets[start:stop]) for start, stop in bounds)
         return
-    _scoring_model = model
+    _scoring_model, _scoring_tweets = model, tweets
     try:
-        with multiprocessing.get_context("fork").Pool(min(processes, chunks)) as pool:
-            yield lambda parts: pool.imap(_score_in_child, parts)
+        with multiprocessing.get_context("fork").Pool(min(processes, len(bounds))) as pool:
+            yield pool.imap(_score_in_child, bounds)
     finally:
-        _scoring_model = None
+        _scoring_model, _scoring_tweets = None, []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -186,6 +187,18 @@ def _probabilities(model: TrainedModel, tweets: list[Tweet]) -> np.ndarray:
     )
 
 
+def _child_signals() -> None:
+    """A scoring process's signals: the defaults, not the handlers it inherited from the task
+    worker. db_worker's SIGTERM handler only asks for a graceful stop after the running task,
+    so a child that the pool's terminate() signalled lived on, and the job waited for it
+    forever with its heartbeat beating (seen under `make bench`). SIGINT (Ctrl+C in a terminal
+    reaches the whole group) is ignored: the worker's graceful stop lets the job finish."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGQUIT"):
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def _score_in_child(bounds: tuple[int, int]) -> np.ndarray:
     assert _scoring_model is not None
     start, stop = bounds
@@ -206,7 +219,12 @@ def _chunk_scorer(
         return
     _scoring_model, _scoring_tweets = model, tweets
     try:
-        with multiprocessing.get_context("fork").Pool(min(processes, len(bounds))) as pool:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(processes, len(bounds)), initializer=_child_signals) as pool:
             yield pool.imap(_score_in_child, bounds)
+            # Every chunk is scored: the processes end on their own, not by terminate()'s
+            # signal (left for an error, where the pool's exit sends it).
+            pool.close()
+            pool.join()
     finally:
         _scoring_model, _scoring_tweets = None, []

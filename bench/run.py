@@ -317,11 +317,14 @@ def run(settings: Settings) -> dict:
     summary = report.summarize(rounds)
     jobs_result = None
     if settings.jobs:
-        jobs_settings = jobs.JobSettings(
-            data=settings.data, rounds=settings.rounds, duration_s=settings.duration_s
-        )
         # From a copy of the last round's DATA_DIR: its model, and no second first training.
-        jobs_result = jobs.run_jobs(jobs_settings, data, copy_of=OUT / "ours-sqlite")
+        jobs_settings = jobs.JobSettings(
+            data=settings.data,
+            rounds=settings.rounds,
+            duration_s=settings.duration_s,
+            copy_of=OUT / "ours-sqlite",
+        )
+        jobs_result = jobs.run_jobs(jobs_settings, data)
     result = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": report.git_commit(),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import report
+from bench import jobs, report
 from bench.cases import (
     Endpoint,
     batch_case,
@@ -42,10 +42,9 @@ from bench.databases import (
 from bench.servers import (
     ROOT,
     GunicornConfig,
+    LoadMeter,
     Server,
-    machine_busy_seconds,
     ours_environ,
-    own_cpu_seconds,
     python_command,
     start_ours,
     start_seed,
@@ -74,6 +73,7 @@ class Settings:
     gunicorn: GunicornConfig
     postgres_url: str | None  # None: no PostgreSQL column
     postgres_throwaway: bool  # created (and dropped) by the bench
+    jobs: bool = True  # the background jobs section (bench/jobs.py)
 
 
 def default_data() -> Path | None:
@@ -93,21 +93,6 @@ def default_data() -> Path | None:
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-class LoadMeter:
-    """How much CPU other processes (not this bench, its children or the server) used."""
-
-    def __init__(self) -> None:
-        self.wall = time.monotonic()
-        self.busy = machine_busy_seconds()
-        self.own = own_cpu_seconds()
-
-    def other_share(self, server_cpu_s: float) -> float:
-        wall = time.monotonic() - self.wall
-        busy = machine_busy_seconds() - self.busy
-        own = own_cpu_seconds() - self.own
-        return max(0.0, busy - own - server_cpu_s) / (wall * (os.cpu_count() or 1))
 
 
 def timed_command(command: list[str], env: dict[str, str], log: Path) -> float:
@@ -330,6 +315,16 @@ def run(settings: Settings) -> dict:
         details.append(detail)
 
     summary = report.summarize(rounds)
+    jobs_result = None
+    if settings.jobs:
+        # From a copy of the last round's DATA_DIR: its model, and no second first training.
+        jobs_settings = jobs.JobSettings(
+            data=settings.data,
+            rounds=settings.rounds,
+            duration_s=settings.duration_s,
+            copy_of=OUT / "ours-sqlite",
+        )
+        jobs_result = jobs.run_jobs(jobs_settings, data)
     result = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": report.git_commit(),
@@ -357,6 +352,7 @@ def run(settings: Settings) -> dict:
         "summary": summary,
         "targets": report.target_verdicts(summary),
         "worker_class": details[0][report.OURS].get("worker_class"),
+        "jobs": jobs_result,
         "bench_seconds": time.monotonic() - started,
     }
     return result
@@ -434,6 +430,8 @@ def results_markdown(result: dict) -> str:
         report.markdown_table(_rounds_table(result["rounds"])),
         "",
     ]
+    if result.get("jobs"):
+        lines += jobs.jobs_markdown(result["jobs"])
     return "\n".join(lines)
 
 
@@ -505,6 +503,9 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument(
         "--database-url", help="also run ours on this (existing) PostgreSQL database"
     )
+    parser.add_argument(
+        "--no-jobs", action="store_true", help="skip the background jobs (bench/jobs.py)"
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration <= 0 or args.calls < 1000:
         parser.error("need --rounds ≥ 1, --duration > 0 and --calls ≥ 1000")
@@ -518,6 +519,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         gunicorn=GunicornConfig.from_env(dict(os.environ)),
         postgres_url=args.database_url or None,
         postgres_throwaway=bool(args.postgres and not args.database_url),
+        jobs=not args.no_jobs,
     )
 
 

@@ -238,6 +238,60 @@ def start_seed(models_dir: Path, log_path: Path, *, port: int | None = None) -> 
     return _start("seed", command, env, log_path, port, "/")
 
 
+def start_job_worker(
+    env: dict[str, str], log_path: Path, *, niceness: int = 10, interval_s: float = 0.5
+) -> Server:
+    """The job worker as production runs it beside gunicorn: `manage.py db_worker --no-reload`
+    at a lower CPU priority, in its own process group (a Server without a port)."""
+    command = [
+        "nice",
+        "-n",
+        str(niceness),
+        *python_command("manage.py", "db_worker", "--no-reload", "--interval", f"{interval_s:g}"),
+    ]
+    return _start("worker", command, env, log_path, 0, "")
+
+
+def job_worker_pids(root_pid: int) -> list[int]:
+    """The `db_worker` processes among root_pid's descendants (a worker `make serve` started),
+    not the scoring processes a running job forks."""
+    stats = dict(_proc_stats())
+    children: dict[int, list[int]] = {}
+    for pid, stat in stats.items():
+        children.setdefault(stat.ppid, []).append(pid)
+    found, todo = [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        if pid != root_pid and _is_job_worker(pid):
+            found.append(pid)
+            continue
+        todo += children.get(pid, [])
+    return sorted(found)
+
+
+def niceness(pid: int) -> int | None:
+    """A process's nice value (None if it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(raw[raw.rindex(")") + 2 :].split()[16])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time of one process and of the children it has waited for (0 if it is gone)."""
+    stat = _proc_stat(pid)
+    return 0.0 if stat is None else stat.cpu_seconds
+
+
+def _is_job_worker(pid: int) -> bool:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"db_worker" in args and not any(a == b"nice" for a in args[:1])
+
+
 def _start(
     name: str, command: list[str], env: dict[str, str], log_path: Path, port: int, ready: str
 ) -> Server:
@@ -334,3 +388,18 @@ def own_cpu_seconds() -> float:
 
 def python_command(*args: str) -> list[str]:
     return [str(PYTHON) if PYTHON.exists() else sys.executable, *args]
+
+
+class LoadMeter:
+    """How much CPU other processes (not this bench, its children or the server) used."""
+
+    def __init__(self) -> None:
+        self.wall = time.monotonic()
+        self.busy = machine_busy_seconds()
+        self.own = own_cpu_seconds()
+
+    def other_share(self, server_cpu_s: float) -> float:
+        wall = time.monotonic() - self.wall
+        busy = machine_busy_seconds() - self.busy
+        own = own_cpu_seconds() - self.own
+        return max(0.0, busy - own - server_cpu_s) / (wall * (os.cpu_count() or 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,7 @@ def _microseconds(value: str, unit: str) -> float:
     return float(value) * _UNITS_US[unit]
 
 
-def run_wrk(
+def wrk_command(
     url: str,
     *,
     bodies: Path,
@@ -110,8 +111,10 @@ def run_wrk(
     duration_s: float,
     threads: int | None = None,
     timeout_s: float = 10,
-) -> tuple[WrkResult, str]:
-    """POST the bodies to url for duration_s; the result and wrk's full output."""
+    pause_ms: float = 0,
+) -> list[str]:
+    """wrk POSTing the bodies to url with predict.lua; each connection waits pause_ms before
+    each request when it is above 0."""
     threads = threads or min(connections, 2)
     command = [
         "wrk",
@@ -127,6 +130,31 @@ def run_wrk(
         str(bodies),
         content_type,
     ]
+    return [*command, f"{pause_ms:g}"] if pause_ms > 0 else command
+
+
+def run_wrk(
+    url: str,
+    *,
+    bodies: Path,
+    content_type: str,
+    connections: int,
+    duration_s: float,
+    threads: int | None = None,
+    timeout_s: float = 10,
+    pause_ms: float = 0,
+) -> tuple[WrkResult, str]:
+    """POST the bodies to url for duration_s; the result and wrk's full output."""
+    command = wrk_command(
+        url,
+        bodies=bodies,
+        content_type=content_type,
+        connections=connections,
+        duration_s=duration_s,
+        threads=threads,
+        timeout_s=timeout_s,
+        pause_ms=pause_ms,
+    )
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + 60, check=False
     )
@@ -134,6 +162,32 @@ def run_wrk(
     if done.returncode != 0:
         raise WrkError(f"{' '.join(command)} exited with {done.returncode}:\n{output[-2000:]}")
     return parse_wrk_output(output), output
+
+
+class WrkUntilStopped:
+    """wrk running in the background until `stop()`: wrk ends a run early on SIGINT and still
+    reports it (its summary and predict.lua's done() hook), so the load covers exactly the time
+    between start and stop."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def stop(self) -> tuple[WrkResult, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            output, _ = self.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        if self.process.returncode != 0:
+            raise WrkError(
+                f"{' '.join(self.command)} exited with {self.process.returncode}:\n{output[-2000:]}"
+            )
+        return parse_wrk_output(output), output
 
 
 def wrk_version() -> str:

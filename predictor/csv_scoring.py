@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -132,17 +133,15 @@ def csv_job_score(*, job: Job, progress: Callable[[str, int], None]) -> dict[str
     total = len(table.rows)
     size = max(1, settings.CSV_CHUNK_ROWS)
     starts = range(0, total, size)
-    chunks = [table.tweets[start : start + size] for start in starts]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*table.header, *RESULT_COLUMNS])
     disasters = 0
     progress("scoring and storing", 5)
-    with (
-        _chunk_scorer(current.model, settings.CSV_SCORING_PROCESSES, len(chunks)) as score,
-        _scorer_death_fails_the_job(),
-    ):
-        for start, tweets, probabilities in zip(starts, chunks, score(chunks), strict=True):
+    scorer = _chunk_scorer(current.model, table.tweets, settings.CSV_SCORING_PROCESSES, size)
+    with scorer as scored, _scorer_death_fails_the_job():
+        for start, probabilities in zip(starts, scored, strict=True):
+            tweets = table.tweets[start : start + size]
             ids, labels = predictions_insert_for_job(
                 tweets, probabilities, version=version, source=Source.CSV, job=job
             )
@@ -178,9 +177,10 @@ def csv_job_score(*, job: Job, progress: Callable[[str, int], None]) -> dict[str
 
 # Scoring chunks in forked processes ------------------------------------------------------------
 
-# The model the forked scorers use: set before they fork, so each inherits it (copy-on-write)
-# instead of receiving a pickled copy.
+# What the forked scorers read: set before they fork, so each inherits the model and the file's
+# tweets (copy-on-write) and is sent only a chunk's bounds, instead of a pickled copy of them.
 _scoring_model: TrainedModel | None = None
+_scoring_tweets: list[Tweet] = []
 
 
 def _probabilities(model: TrainedModel, tweets: list[Tweet]) -> np.ndarray:
@@ -189,9 +189,23 @@ def _probabilities(model: TrainedModel, tweets: list[Tweet]) -> np.ndarray:
     )
 
 
-def _score_in_child(tweets: list[Tweet]) -> np.ndarray:
+def _child_signals() -> None:
+    """A scoring process's signals: the defaults, not the handlers it inherited from the task
+    worker. db_worker's SIGTERM handler only asks for a graceful stop after the running task,
+    so a scoring process told to stop lived on (with a multiprocessing.Pool's terminate(), the
+    job then waited for it forever, heartbeat beating: seen under `make bench`). SIGINT (Ctrl+C
+    in a terminal reaches the whole group) is ignored: the worker's graceful stop lets the job
+    finish."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGQUIT"):
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+def _score_in_child(bounds: tuple[int, int]) -> np.ndarray:
     assert _scoring_model is not None
-    return _probabilities(_scoring_model, tweets)
+    start, stop = bounds
+    return _probabilities(_scoring_model, _scoring_tweets[start:stop])
 
 
 @contextmanager
@@ -207,24 +221,28 @@ def _scorer_death_fails_the_job() -> Iterator[None]:
 
 @contextmanager
 def _chunk_scorer(
-    model: TrainedModel, processes: int, chunks: int
-) -> Iterator[Callable[[list[list[Tweet]]], Iterable[np.ndarray]]]:
-    """A function that scores chunks, in order; in `processes` forked processes when there is
-    more than one chunk to share, scoring ahead while the caller stores."""
-    global _scoring_model
-    if processes <= 1 or chunks <= 1:
-        yield lambda parts: (_probabilities(model, part) for part in parts)
+    model: TrainedModel, tweets: list[Tweet], processes: int, size: int
+) -> Iterator[Iterable[np.ndarray]]:
+    """The probabilities of `tweets`, chunk by chunk of `size`, in order; in `processes` forked
+    processes when there is more than one chunk to share, scoring ahead while the caller
+    stores."""
+    global _scoring_model, _scoring_tweets
+    bounds = [(start, min(start + size, len(tweets))) for start in range(0, len(tweets), size)]
+    if processes <= 1 or len(bounds) <= 1:
+        yield (_probabilities(model, tweets[start:stop]) for start, stop in bounds)
         return
-    _scoring_model = model
+    _scoring_model, _scoring_tweets = model, tweets
     # Not multiprocessing.Pool: when one of its processes is killed (the OOM killer), the chunk
     # it held is never answered and the job waits forever, heartbeat and all. The executor
     # raises BrokenProcessPool instead.
     executor = ProcessPoolExecutor(
-        min(processes, chunks), mp_context=multiprocessing.get_context("fork")
+        min(processes, len(bounds)),
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_child_signals,
     )
     try:
-        yield lambda parts: executor.map(_score_in_child, parts)
+        yield executor.map(_score_in_child, bounds)
     finally:
         # A caller that stopped early (a database error) does not wait for the chunks left.
         executor.shutdown(wait=True, cancel_futures=True)
-        _scoring_model = None
+        _scoring_model, _scoring_tweets = None, []

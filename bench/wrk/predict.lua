@@ -1,7 +1,9 @@
 -- POST one body per request, each made unique, and report the run as one JSON line.
--- wrk -s bench/wrk/predict.lua URL -- BODIES_FILE CONTENT_TYPE
+-- wrk -s bench/wrk/predict.lua URL -- BODIES_FILE CONTENT_TYPE [PAUSE_MS]
 -- BODIES_FILE: one request body per line, "before<TAB>after"; a per-request marker (letters and
 -- digits only) goes between, so no two requests send the same text and nothing can be cached.
+-- PAUSE_MS: each connection waits this long before each request (a paced load, not as fast as
+-- the server answers); without it requests follow each other at once.
 
 local threads = {}
 
@@ -20,6 +22,13 @@ function init(args)
    wrk.method = "POST"
    wrk.headers["Content-Type"] = args[2]
    sent, ok, other = 0, 0, 0
+   -- wrk looks for delay() after init, so defining it here paces only the runs that ask for it.
+   local pause = tonumber(args[3])
+   if pause and pause > 0 then
+      delay = function()
+         return pause
+      end
+   end
 end
 
 function request()

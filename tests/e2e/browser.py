@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.live_server import ROOT, LiveServer
+from tests.live_server import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -140,33 +138,3 @@ def version_stored(server: LiveServer) -> str:
     """Train a version on the sample data without activating it; its name."""
     out = manage_ok(server, "retrain", "--no-activate", "--data", "data/sample_tweets.csv")
     return re.search(r"^(\S+) stored \(not active\)", out, re.MULTILINE).group(1)
-
-
-WORKER_OPTIONS = ("--no-reload", "--interval", "0.5")
-
-
-def job_worker_start(server: LiveServer) -> subprocess.Popen:
-    """The task worker (`manage.py db_worker`) on the server's database, looking for tasks twice
-    a second; its output in the server's data directory. For a server started with RUN_WORKER=0
-    (which starts none of its own); stop it with job_worker_stop."""
-    with open(server.data_dir / "db_worker.log", "wb") as log:
-        return subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "db_worker", *WORKER_OPTIONS],
-            cwd=ROOT,
-            env=server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def job_worker_stop(worker: subprocess.Popen) -> None:
-    """SIGTERM (the worker finishes its task and stops), then SIGKILL if it takes too long."""
-    if worker.poll() is not None:
-        return
-    os.killpg(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)

@@ -21,23 +21,13 @@ if importlib.util.find_spec("playwright") is None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    # The worker is the `job_worker` fixture's, started only for the tests that queue jobs.
-    live = start_server(tmp_path_factory.mktemp("e2e-data"), extra_env={"RUN_WORKER": "0"})
+    # `make serve`: gunicorn and, beside it, the task worker that runs the background jobs.
+    live = start_server(tmp_path_factory.mktemp("e2e-data"))
     try:
         e2e.users_create(live)
         yield live
     finally:
         live.stop()
-
-
-@pytest.fixture(scope="session")
-def job_worker(server: LiveServer) -> Iterator[None]:
-    """A task worker running the server's background jobs (trainings, CSV files)."""
-    worker = e2e.job_worker_start(server)
-    try:
-        yield
-    finally:
-        e2e.job_worker_stop(worker)
 
 
 @pytest.fixture(scope="session")

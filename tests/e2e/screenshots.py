@@ -121,15 +121,13 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder for the PNG files")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="disaster-screenshots-") as data_dir:
-        server = start_server(Path(data_dir), extra_env={"RUN_WORKER": "0"})
-        worker = e2e.job_worker_start(server)
+        server = start_server(Path(data_dir))
         try:
             e2e.users_create(server)
             history_create(server)
             for path in screenshots_take(server, args.out):
                 print(f"saved {path}")
         finally:
-            e2e.job_worker_stop(worker)
             server.stop()
 
 

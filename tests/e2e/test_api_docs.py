@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 def test_swagger_ui_works_under_the_content_security_policy(page, console_errors):
     page.goto("/api/docs/")
     operations = page.locator(".opblock")
-    expect(operations).to_have_count(7)
+    expect(operations).to_have_count(13)
     post = page.locator(".opblock-post", has_text="/api/predictions/").first
     post.locator(".opblock-summary").click()
     post.get_by_role("button", name="Try it out").click()

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser import DISASTER_TWEET, SAFE_TWEET, axe_report, axe_violations, login
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("job_worker")]
+pytestmark = pytest.mark.e2e
 
 JOB_PAGE = re.compile(r"/jobs/(\d+)/$")
 # A job takes a few seconds on the sample data; the worker looks for tasks twice a second.

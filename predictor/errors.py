@@ -32,12 +32,25 @@ class NoEarlierVersion(Exception):
     """A rollback with nothing to roll back to."""
 
 
-class TrainingAlreadyQueued(Exception):
+class JobConflict(Exception):
+    """A request that the state of a job (`job`) rules out (the API answers 409)."""
+
+    def __init__(self, message: str, job: Job) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class TrainingAlreadyQueued(JobConflict):
     """A training was asked for while another one is queued or running (`job`)."""
 
     def __init__(self, job: Job) -> None:
-        super().__init__(f"a training is already {job.status} (job {job.pk})")
-        self.job = job
+        super().__init__(
+            f"A training is already {job.status} (job {job.pk}); wait for it to finish.", job
+        )
+
+
+class JobNotRetryable(JobConflict, ValueError):
+    """Only a failed job whose input was kept can be started again."""
 
 
 class JobFailed(Exception):

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from ml.data import DatasetError
 from predictor import selectors, services
-from predictor.errors import JobFailed, TrainingAlreadyQueued
+from predictor.errors import JobFailed, JobNotRetryable, TrainingAlreadyQueued
 from predictor.models import Job, JobFile, JobKind, JobStatus, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
@@ -88,10 +88,12 @@ def job_csv_enqueue(
 
 
 def job_retry(*, job: Job, user: AbstractBaseUser | None) -> Job:
-    """Start a failed job again as a new job (same kind, same input). ValueError unless it
+    """Start a failed job again as a new job (same kind, same input). JobNotRetryable unless it
     failed; TrainingAlreadyQueued for a training while another one is unfinished."""
     if job.status != JobStatus.FAILED:
-        raise ValueError(f"only a failed job can be started again; this one is {job.status}")
+        raise JobNotRetryable(
+            f"Only a failed job can be started again; this one is {job.status}.", job
+        )
     if job.kind == JobKind.TRAINING:
         retry = job_training_enqueue(user=user)
         Job.objects.filter(pk=retry.pk).update(retry_of=job)
@@ -99,7 +101,11 @@ def job_retry(*, job: Job, user: AbstractBaseUser | None) -> Job:
         return retry
     source = JobFile.objects.filter(job=job, role=JobFile.Role.INPUT).first()
     if source is None:
-        raise ValueError("this job's file was never stored (it was over the size limit)")
+        raise JobNotRetryable(
+            "This job's file was never stored (it was over the size limit): upload it again, "
+            "split into smaller files.",
+            job,
+        )
     retry = Job(kind=job.kind, requested_by=user, stage="queued", params=job.params, retry_of=job)
     return _enqueue(retry, input_file=(source.name, bytes(source.data)))
 

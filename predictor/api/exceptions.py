@@ -14,7 +14,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from predictor.errors import TrainingAlreadyQueued, unavailable_reason
+from predictor.errors import JobConflict, unavailable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ class ServiceUnavailable(APIException):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, TrainingAlreadyQueued):
-        return _training_conflict(exc, context)
+    if isinstance(exc, JobConflict):
+        return _job_conflict(exc, context)
     reason = unavailable_reason(exc)
     if reason is not None:
         code, message = reason
@@ -38,13 +38,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
-def _training_conflict(exc: TrainingAlreadyQueued, context: dict[str, Any]) -> Response:
-    """409 naming the training that is already queued or running, with its address."""
+def _job_conflict(exc: JobConflict, context: dict[str, Any]) -> Response:
+    """409 naming the job the request conflicts with (the training already queued or running,
+    the job that cannot be started again), with its address."""
     request = context["request"]
     url = request.build_absolute_uri(reverse("api:job-detail", args=[exc.job.pk]))
-    detail = f"A training is already {exc.job.status} (job {exc.job.pk}); wait for it to finish."
     return Response(
-        {"detail": detail, "job": {"id": exc.job.pk, "status": exc.job.status, "url": url}},
+        {"detail": str(exc), "job": {"id": exc.job.pk, "status": exc.job.status, "url": url}},
         status=status.HTTP_409_CONFLICT,
         headers={"Location": url},
     )

@@ -27,6 +27,14 @@ _ERRORS = {
 
 
 class AutoSchema(openapi.AutoSchema):
+    def _get_request_body(self, direction: str = "request") -> dict | None:
+        """drf-spectacular's; a view with `request_body_required` (a file upload, whose body
+        has no serializer to say so) marks its body required."""
+        body = super()._get_request_body(direction)
+        if body is not None and getattr(self.view, "request_body_required", False):
+            body["required"] = True
+        return body
+
     def _error_codes(self) -> list[str]:
         view, method = self.view, self.method
         # Any operation: wrong credentials (401), a database that cannot take the request (503).

@@ -300,8 +300,9 @@ class JobAddressSerializer(serializers.Serializer):
     url = serializers.URLField(read_only=True)
 
 
-class TrainingConflictSerializer(serializers.Serializer):
-    """A second training refused: the one already queued or running, and its address."""
+class JobConflictSerializer(serializers.Serializer):
+    """A request refused because of a job's state (a second training, a retry of a job that
+    did not fail): that job, and its address."""
 
     detail = serializers.CharField(read_only=True)
     job = JobAddressSerializer(read_only=True)

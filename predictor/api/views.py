@@ -25,12 +25,12 @@ from predictor.api.parsers import CsvParser
 from predictor.api.serializers import (
     BatchResultSerializer,
     BatchSerializer,
+    JobConflictSerializer,
     JobSerializer,
     ModelVersionSerializer,
     PredictionHistorySerializer,
     PredictionSerializer,
     RelabelSerializer,
-    TrainingConflictSerializer,
     TweetSerializer,
 )
 from predictor.api.throttles import PredictionRateThrottle
@@ -149,8 +149,13 @@ class PredictionDetailView(generics.RetrieveAPIView):
 
 _JOB_QUEUED = OpenApiResponse(JobSerializer, description="Queued: poll the job's `url`.")
 _TRAINING_CONFLICT = OpenApiResponse(
-    TrainingConflictSerializer,
+    JobConflictSerializer,
     description="A training is already queued or running: `job.url` is its address.",
+)
+_JOB_CONFLICT = OpenApiResponse(
+    JobConflictSerializer,
+    description="The job cannot be started again (it has not failed, or its file was never "
+    "stored), or a training is already queued or running: `job` names the job in the way.",
 )
 
 
@@ -181,6 +186,7 @@ class PredictionCsvView(APIView):
 
     permission_classes = [IsAdminUser]
     parser_classes = [CsvParser, MultiPartParser]
+    request_body_required = True  # the schema's requestBody (predictor.api.schema)
 
     @extend_schema(
         request={
@@ -231,7 +237,7 @@ class JobDetailView(_JobMixin, generics.RetrieveAPIView):
 class JobRetryView(_JobMixin, generics.GenericAPIView):
     """Start a failed job again, as a new job with the same input."""
 
-    @extend_schema(request=None, responses={202: _JOB_QUEUED, 409: _TRAINING_CONFLICT})
+    @extend_schema(request=None, responses={202: _JOB_QUEUED, 409: _JOB_CONFLICT})
     def post(self, request: Request, pk: int) -> Response:
         job = self.get_object()
         # Starting a job again needs what starting it needs: a reviewer sees every job but may
@@ -240,10 +246,7 @@ class JobRetryView(_JobMixin, generics.GenericAPIView):
         for permission in starter.get_permissions():
             if not permission.has_permission(request, starter):
                 self.permission_denied(request, getattr(permission, "message", None))
-        try:
-            retry = jobs.job_retry(job=job, user=request.user)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from None
+        retry = jobs.job_retry(job=job, user=request.user)
         return _job_accepted(retry, request)
 
 

@@ -18,7 +18,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from predictor import jobs
-from predictor.errors import TrainingAlreadyQueued
+from predictor.errors import JobNotRetryable, TrainingAlreadyQueued
 from predictor.models import (
     Job,
     JobFile,
@@ -482,9 +482,9 @@ def test_a_failed_training_is_retried_unless_another_is_unfinished():
 @pytest.mark.django_db
 def test_only_a_failed_job_with_its_file_can_be_retried(settings):
     queued = csv_enqueue()
-    with pytest.raises(ValueError, match="only a failed job can be started again; this one is"):
+    with pytest.raises(JobNotRetryable, match="Only a failed job can be started again"):
         jobs.job_retry(job=queued, user=None)
     settings.CSV_MAX_BYTES = 10
     too_large = csv_enqueue()
-    with pytest.raises(ValueError, match="never stored"):
+    with pytest.raises(JobNotRetryable, match="never stored"):
         jobs.job_retry(job=too_large, user=None)

@@ -303,9 +303,15 @@ def test_a_job_that_did_not_fail_cannot_be_retried(reviewer_api, reviewer):
 
     response = reviewer_api.post(f"/api/jobs/{job.pk}/retry/")
 
-    assert response.status_code == 400
+    # A conflict with the job's state, naming the job (the same shape as a second training's).
+    assert response.status_code == 409
     assert response.json() == {
-        "detail": "only a failed job can be started again; this one is succeeded"
+        "detail": "Only a failed job can be started again; this one is succeeded.",
+        "job": {
+            "id": job.pk,
+            "status": "succeeded",
+            "url": f"http://testserver/api/jobs/{job.pk}/",
+        },
     }
     assert Job.objects.count() == 1
 

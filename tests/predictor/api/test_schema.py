@@ -52,7 +52,7 @@ def test_every_operation_documents_its_error_answers_with_a_body(schema, method,
         body = documented[code]["content"]["application/json"]["schema"]
         expected = {
             "400": {"type": "object", "additionalProperties": {}},
-            "409": {"$ref": "#/components/schemas/TrainingConflict"},
+            "409": {"$ref": "#/components/schemas/JobConflict"},
         }.get(code, {"$ref": "#/components/schemas/Error"})
         assert body == expected
         assert documented[code]["description"]
@@ -70,7 +70,7 @@ def test_job_answers_are_the_job_and_the_conflict_names_the_first_training(schem
         assert accepted["schema"] == {"$ref": "#/components/schemas/Job"}
     job = schema["components"]["schemas"]["Job"]["properties"]
     assert {"id", "kind", "status", "stage", "progress", "result", "error", "url"} <= set(job)
-    conflict = schema["components"]["schemas"]["TrainingConflict"]
+    conflict = schema["components"]["schemas"]["JobConflict"]
     assert conflict["required"] == ["detail", "job"]
     assert schema["components"]["schemas"]["JobAddress"]["required"] == ["id", "status", "url"]
 

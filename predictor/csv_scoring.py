@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -189,6 +190,14 @@ def _score_in_child(tweets: list[Tweet]) -> np.ndarray:
     return _probabilities(_scoring_model, tweets)
 
 
+def _scorer_start() -> None:
+    """In a forked scorer: drop the signal handlers it inherited. db_worker's SIGTERM handler
+    lets a running task finish, so Pool.terminate() could not stop the scorer and the job hung
+    at the pool's exit; Ctrl+C (SIGINT to the whole process group) is the worker's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextmanager
 def _chunk_scorer(
     model: TrainedModel, processes: int, chunks: int
@@ -201,7 +210,8 @@ def _chunk_scorer(
         return
     _scoring_model = model
     try:
-        with multiprocessing.get_context("fork").Pool(min(processes, chunks)) as pool:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(processes, chunks), initializer=_scorer_start) as pool:
             yield lambda parts: pool.imap(_score_in_child, parts)
     finally:
         _scoring_model = None

@@ -570,8 +570,9 @@ def jobs_markdown(jobs: dict) -> list[str]:
         f"Measured on {jobs['generated']} (commit {jobs['commit']}) in "
         f"{jobs['seconds'] / 60:.1f} min by `python -m bench.jobs` (`make bench` runs it after the "
         "rounds). "
-        f"One `make serve` with its own fresh `DATA_DIR` (`bench/out/jobs-sqlite/`, SQLite) and "
-        f"its job worker ({_worker_text(worker)}). CSV files are POSTed to "
+        f"One `make serve` with its own `DATA_DIR` (`bench/out/jobs-sqlite/`, SQLite; "
+        f"{_data_dir_text(s.get('copy_of'))}) and its job worker ({_worker_text(worker)}). "
+        "CSV files are POSTed to "
         "`/api/predictions/csv/` as `text/csv` by a staff user (token); `/api/jobs/{id}/` is "
         f"polled every {POLL_S:g} s. End to end: from the upload's start to the poll that saw "
         "`succeeded`; job: its own `started` -> `finished`. Files repeat the training data's rows "
@@ -589,7 +590,7 @@ def jobs_markdown(jobs: dict) -> list[str]:
         lines += [
             f"Target ≥ {TARGET_ROWS_PER_S:,} rows/s end to end for {TARGET_ROWS:,} unique rows on "
             f"{os.cpu_count()} cores: {target['rows_per_s']:,.0f} rows/s, "
-            f"**{report.verdict(met)}**.",
+            f"**{report.verdict(met)}**. {_ceiling_text(csv_rows)}",
             "",
         ]
     latency = jobs["latency"]
@@ -628,6 +629,38 @@ def jobs_markdown(jobs: dict) -> list[str]:
         "",
     ]
     return lines
+
+
+def cpu_ceiling_rows_per_s(rows: int, worker_cpu_s: float | None, cores: int) -> float | None:
+    """The most rows/s a job could reach if its worker had `cores` idle cores to itself: its
+    rows over its CPU seconds spread perfectly over them."""
+    return rows * cores / worker_cpu_s if worker_cpu_s else None
+
+
+def _ceiling_text(csv_rows: dict[str, dict]) -> str:
+    cores = os.cpu_count() or 1
+    parts = []
+    for unique in (False, True):
+        row = csv_rows.get(variant_name(TARGET_ROWS, unique=unique))
+        ceiling = row and cpu_ceiling_rows_per_s(row["rows"], row.get("worker_cpu_s"), cores)
+        if ceiling:
+            parts.append(
+                f"{variant_name(TARGET_ROWS, unique=unique)}: {row['worker_cpu_s']:.1f} CPU s, "
+                f"at most {ceiling:,.0f} rows/s"
+            )
+    if not parts:
+        return ""
+    return (
+        f"What the worker's CPU alone allows on {cores} idle cores (rows x cores / worker CPU s): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def _data_dir_text(copy_of: str | None) -> str:
+    if copy_of and copy_of != "None":
+        return f"a copy of `{copy_of}`, with its model"
+    return "new, with a first model trained by `ensure_model`"
 
 
 def _worker_text(worker: dict) -> str:
@@ -714,7 +747,7 @@ PROFILE_STAGES = (
     ("parse", "parse and check the file (`csv_table_read`)"),
     ("model", "load the active model (once per worker process)"),
     ("score", "score every chunk (forked processes)"),
-    ("store", "store the predictions (one INSERT per chunk)"),
+    ("store", "store the predictions"),
     ("write", "write the answer CSV"),
     ("save_answer", "store the answer file (`JobFile`)"),
 )
@@ -742,7 +775,8 @@ def profile_markdown(profile: dict) -> list[str]:
         f"Where a {profile['rows']:,}-row unique CSV job's time goes (`python -m "
         "bench.jobs_profile`, in one process with the server stopped, on a copy of the bench's "
         f"database holding {profile['predictions_before']:,} predictions; "
-        f"{profile['processes']} scoring processes, chunks of {profile['chunk_rows']:,} rows):",
+        f"{profile['processes']} scoring processes, chunks of {profile['chunk_rows']:,} rows, "
+        f"{profile.get('store_rows', profile['chunk_rows']):,} rows per INSERT):",
         "",
         report.markdown_table(table),
         "",

@@ -30,8 +30,7 @@ from bench.jobs import csv_build  # noqa: E402
 from ml.data import read_csv  # noqa: E402
 from predictor import csv_scoring  # noqa: E402
 from predictor.active_model import active_model  # noqa: E402
-from predictor.models import Job, JobFile, JobKind, JobStatus, Prediction, Source  # noqa: E402
-from predictor.prediction_store import predictions_insert_for_job  # noqa: E402
+from predictor.models import Job, JobFile, JobKind, JobStatus, Prediction  # noqa: E402
 
 
 def _cpu() -> float:
@@ -72,9 +71,7 @@ def profile(data: bytes) -> dict:
     job = _job(data)
     with timed(stages, "store"):
         stored = [
-            predictions_insert_for_job(
-                tweets, probabilities, version=current.version, source=Source.CSV, job=job
-            )
+            csv_scoring._chunk_store(tweets, probabilities, version=current.version, job=job)
             for tweets, probabilities in zip(chunks, scored, strict=True)
         ]
     with timed(stages, "write"):
@@ -103,6 +100,7 @@ def profile(data: bytes) -> dict:
     return {
         "rows": len(table.rows),
         "chunk_rows": size,
+        "store_rows": csv_scoring.STORE_ROWS,
         "processes": processes,
         "predictions_before": before,
         "stages": stages,

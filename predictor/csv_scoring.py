@@ -28,12 +28,18 @@ from ml.model import TrainedModel
 from predictor import selectors
 from predictor.active_model import active_model
 from predictor.errors import JobFailed, ModelUnavailable
-from predictor.models import Job, JobFile, Label, Source
+from predictor.models import Job, JobFile, Label, ModelVersion, Source
 from predictor.prediction_store import predictions_insert_for_job
 from predictor.tweets import InvalidTweet, Tweet, tweet_clean
 
 RESULT_COLUMNS = ("prediction_id", "label", "probability", "model_version")
 TWEET_COLUMNS = ("text", "keyword", "location")
+# Rows per INSERT when a chunk is stored. Each INSERT holds SQLite's write lock, which every
+# single prediction the web workers store waits for, and the niced job may be descheduled while
+# it holds it: 2,000-row INSERTs held it ~115-165 ms (p50) on a busy machine and single
+# predictions' p99 rose past a second during a job; 500 rows hold it ~26 ms for ~0.4 s more CPU
+# per 100,000 rows (bench/results.md).
+STORE_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -142,9 +148,7 @@ def csv_job_score(*, job: Job, progress: Callable[[str, int], None]) -> dict[str
     with scorer as scored, _scorer_death_fails_the_job():
         for start, probabilities in zip(starts, scored, strict=True):
             tweets = table.tweets[start : start + size]
-            ids, labels = predictions_insert_for_job(
-                tweets, probabilities, version=version, source=Source.CSV, job=job
-            )
+            ids, labels = _chunk_store(tweets, probabilities, version=version, job=job)
             # The answer's rows are written as their chunk is stored: this process would
             # otherwise wait for the scoring processes here.
             writer.writerows(
@@ -173,6 +177,26 @@ def csv_job_score(*, job: Job, progress: Callable[[str, int], None]) -> dict[str
         "filename": name,
         "download": reverse("api:job-download", args=[job.pk]),
     }
+
+
+def _chunk_store(
+    tweets: list[Tweet], probabilities: np.ndarray, *, version: ModelVersion, job: Job
+) -> tuple[list[int], list[str]]:
+    """Store a scored chunk, STORE_ROWS rows per INSERT; the ids and labels in order."""
+    ids: list[int] = []
+    labels: list[str] = []
+    for start in range(0, len(tweets), STORE_ROWS):
+        stop = start + STORE_ROWS
+        stored, stored_labels = predictions_insert_for_job(
+            tweets[start:stop],
+            probabilities[start:stop],
+            version=version,
+            source=Source.CSV,
+            job=job,
+        )
+        ids += stored
+        labels += stored_labels
+    return ids, labels
 
 
 # Scoring chunks in forked processes ------------------------------------------------------------

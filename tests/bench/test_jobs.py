@@ -146,3 +146,8 @@ def test_the_latency_table_puts_the_three_cases_side_by_side() -> None:
     table = jobs.latency_table({"none": cell, "csv": cell | {"p99_ms": 40.0}, "training": cell})
     assert table[0] == ["Single predictions", "no job", "100,000-row CSV job", "training job"]
     assert table[2] == ["p99 (ms)", "9.0", "40.0", "9.0"]
+
+
+def test_the_cpu_ceiling_spreads_the_workers_cpu_over_the_cores() -> None:
+    assert jobs.cpu_ceiling_rows_per_s(100_000, 20.0, 2) == 10_000
+    assert jobs.cpu_ceiling_rows_per_s(100_000, None, 2) is None

@@ -5,8 +5,11 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-# Character n-grams of a word never change, so they are cached per word; the cache is
-# emptied when it grows past this many words so that serving cannot grow it without bound.
+# Character n-grams of a word never change, so they are cached per word, up to this many words
+# so that serving cannot grow the cache without bound. A full cache keeps the words it holds and
+# takes no new ones: emptying it would throw away the common words (which make most of any
+# text) for the sake of rare ones, and a stream of new words (names, hashtags, links) would
+# empty it again and again.
 WORD_CACHE_SIZE = 50_000
 _CACHES = ("_word_cache", "_cached_analyzer", "_cached_preprocessor")
 
@@ -100,8 +103,8 @@ class CachedTfidfVectorizer(TfidfVectorizer):
                 lookup = self.vocabulary_.get
                 grams = self._char_wb_ngrams(word)
                 indices = [i for i in map(lookup, grams) if i is not None]
-                if len(cache) >= WORD_CACHE_SIZE:
-                    cache.clear()
-                cache[word] = indices
+                if len(cache) < WORD_CACHE_SIZE:
+                    cache[word] = indices
             found += indices
         return found
+

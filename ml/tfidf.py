@@ -107,4 +107,3 @@ class CachedTfidfVectorizer(TfidfVectorizer):
                     cache[word] = indices
             found += indices
         return found
-

@@ -227,7 +227,8 @@ def _child_signals() -> None:
 
 
 def _score_in_child(bounds: tuple[int, int]) -> np.ndarray:
-    assert _scoring_model is not None
+    if _scoring_model is None:  # only a process forked by _chunk_scorer has one
+        raise RuntimeError("a scoring process without the model it should have inherited")
     start, stop = bounds
     return _probabilities(_scoring_model, _scoring_tweets[start:stop])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,16 @@ def test_a_process_that_names_gunicorn_among_its_arguments_is_not_a_serving_proc
     naming = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "gunicorn"])
     running = subprocess.Popen([sys.executable, str(script)])
     try:
+        for process in (naming, running):
+            # Right after the fork the child's command line can still read empty.
+            deadline = time.monotonic() + 10
+            while (
+                not Path(f"/proc/{process.pid}/cmdline")
+                .read_bytes()
+                .startswith(sys.executable.encode())
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
         assert not _is_server(naming.pid)
         assert _is_server(running.pid)
     finally:

@@ -70,3 +70,12 @@ def when_ready(server):
     # (each write would copy a page the workers share with the master).
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server, worker):
+    """A worker has exited (or was killed): remove its live gauges from the metrics directory.
+    Its counters' files stay and are still added up, so a replaced worker's counts are kept."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

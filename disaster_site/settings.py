@@ -3,6 +3,7 @@ environment (or a local, git-ignored `.env` file written by `make setup`), and o
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -112,6 +113,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "predictor.middleware.HealthCheckMiddleware",
+    # /metrics for the networks allowed, before host validation (a scraper on the private network
+    # names the instance by its address) and before the request metrics (scrapes are not traffic).
+    "predictor.middleware.MetricsMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,6 +128,7 @@ MIDDLEWARE = [
     "predictor.middleware.StaticCSPMiddleware",
     # "Not now" failures (no model, a database that refuses) as 503 pages that say why.
     "predictor.middleware.ServiceUnavailableMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -375,6 +381,53 @@ CSV_MAX_BYTES = env_int("CSV_MAX_BYTES", 50 * 1024 * 1024)
 CSV_MAX_ROWS = env_int("CSV_MAX_ROWS", 200_000)
 CSV_CHUNK_ROWS = env_int("CSV_CHUNK_ROWS", 2_000)
 CSV_SCORING_PROCESSES = env_int("CSV_SCORING_PROCESSES", os.cpu_count() or 1)
+
+
+# Metrics and drift
+# -------------------------------------------------------------------------------------------------
+# /metrics (Prometheus) answers clients in these networks (the client address as throttles see it,
+# NUM_PROXIES hops back in X-Forwarded-For); anyone else gets 404. Default: loopback and the
+# private ranges.
+METRICS_ALLOWED_NETWORKS = []
+for _network in env_list(
+    "METRICS_ALLOWED_NETWORKS",
+    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+):
+    try:
+        METRICS_ALLOWED_NETWORKS.append(ipaddress.ip_network(_network, strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (e.g. 10.0.0.0/8)"
+        ) from None
+# How long (seconds) a process reuses the figures it read from the database for /metrics (the
+# review queue, jobs, drift, live accuracy), so that frequent scrapes do not rescan a week of
+# predictions each time.
+METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 30.0)
+# Drift of live traffic against the active version's reference figures (held-out training rows):
+# past these differences the dashboard warns and disaster_drift_warning is 1. No warning while a
+# window holds fewer than DRIFT_MIN_PREDICTIONS predictions. The share of words not in the
+# vocabulary is measured on the last DRIFT_OOV_SAMPLE predictions.
+DRIFT_DISASTER_SHARE_DELTA = env_float("DRIFT_DISASTER_SHARE_DELTA", 0.15)
+DRIFT_MEAN_PROBABILITY_DELTA = env_float("DRIFT_MEAN_PROBABILITY_DELTA", 0.10)
+DRIFT_OOV_DELTA = env_float("DRIFT_OOV_DELTA", 0.10)
+DRIFT_MIN_PREDICTIONS = env_int("DRIFT_MIN_PREDICTIONS", 100)
+DRIFT_OOV_SAMPLE = env_int("DRIFT_OOV_SAMPLE", 2000)
+# Live accuracy (the audit sample's reviews of the last LIVE_ACCURACY_DAYS) warns when even the
+# top of its 95% interval is more than LIVE_ACCURACY_DELTA below the evaluation set's accuracy.
+LIVE_ACCURACY_DAYS = env_int("LIVE_ACCURACY_DAYS", 30)
+LIVE_ACCURACY_DELTA = env_float("LIVE_ACCURACY_DELTA", 0.05)
+for _name in (
+    "DRIFT_DISASTER_SHARE_DELTA",
+    "DRIFT_MEAN_PROBABILITY_DELTA",
+    "DRIFT_OOV_DELTA",
+    "LIVE_ACCURACY_DELTA",
+):
+    if not 0 < globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be between 0 and 1, not {globals()[_name]}")
+if DRIFT_OOV_SAMPLE < 1 or LIVE_ACCURACY_DAYS < 1 or METRICS_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "DRIFT_OOV_SAMPLE and LIVE_ACCURACY_DAYS must be 1 or more, METRICS_CACHE_SECONDS 0 or more"
+    )
 
 
 # Logging

@@ -14,6 +14,13 @@ exits, the worker is stopped and the supervisor exits with the web server's stat
 
 With RUN_WORKER=0 there is nothing to supervise: the supervisor becomes the web server (exec).
 
+Metrics: both children get the same PROMETHEUS_MULTIPROC_DIR, where prometheus_client keeps each
+process's counts (predictor/metrics.py). When it is not set, the supervisor makes a fresh
+directory and removes it at exit; when it is set (a fixed path, e.g. on a tmpfs), the
+supervisor empties it at start and leaves it at exit. Either way no count of an earlier run is
+added to this one's, and a pid of the earlier run reused now cannot continue its file. A dead
+worker's live gauges are removed (`mark_process_dead`), as gunicorn.conf.py does for its workers.
+
 Plain Python, no Django: it imports and configures nothing of the site.
 """
 
@@ -25,9 +32,11 @@ import logging
 import os
 import select
 import shlex
+import shutil
 import signal
 import subprocess  # starting the commands it is given is its job  # nosec B404
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -121,6 +130,36 @@ def _load_libc() -> ctypes.CDLL | None:
 
 # Loaded before any fork: the child only calls it.
 _LIBC = _load_libc()
+
+
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_dir_prepare(environ: dict[str, str]) -> tuple[Path, bool]:
+    """The metrics directory for this run, empty, exported in `environ`; (directory, whether the
+    supervisor made it and so removes it at exit)."""
+    given = environ.get(METRICS_DIR_VARIABLE, "").strip()
+    if not given:
+        directory = Path(tempfile.mkdtemp(prefix="disaster-metrics-"))
+        environ[METRICS_DIR_VARIABLE] = str(directory)
+        return directory, True
+    directory = Path(given)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{METRICS_DIR_VARIABLE}={given}: cannot use it ({exc})") from None
+    return directory, False
+
+
+def metrics_process_dead(pid: int) -> None:
+    """Remove a dead process's live gauges from the metrics directory; its counters stay
+    counted."""
+    if os.environ.get(METRICS_DIR_VARIABLE):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 @dataclass
@@ -240,6 +279,7 @@ class Supervisor:
         if self.worker is not None and (code := self.worker.poll()) is not None:
             pid = self.worker.pid
             self.worker = None
+            metrics_process_dead(pid)
             if self.stopping:
                 logger.info("the worker (pid %s) %s", pid, describe_status(code))
             else:
@@ -435,14 +475,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         logger.error("%s", exc)
         return 2
+    try:
+        metrics_dir, made_here = metrics_dir_prepare(os.environ)
+    except ConfigError as exc:
+        logger.error("%s", exc)
+        return 2
     if not options.run_worker:
         logger.info("RUN_WORKER=0: no job worker here; running the web server alone")
+        if made_here:
+            # Nothing is left to remove it at exit: a few kilobytes in the temporary directory
+            # (set PROMETHEUS_MULTIPROC_DIR to a fixed path to have it reused instead).
+            logger.info("metrics directory %s is left behind at exit", metrics_dir)
         try:
             os.execvp(options.web_command[0], options.web_command)  # noqa: S606  # nosec B606
         except OSError as exc:
             logger.error("cannot start the web server %s: %s", shlex.join(options.web_command), exc)
             return 127
-    return Supervisor(options).run()
+    try:
+        return Supervisor(options).run()
+    finally:
+        if made_here:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

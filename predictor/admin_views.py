@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -139,6 +140,9 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
     histogram = selectors.prediction_probability_histogram(since=since)
     audit = selectors.prediction_audit_estimate(since=since)
     active = selectors.model_version_active()
+    if active is not None:
+        services.model_version_drift_reference_ensure(version=active)
+    drift = selectors.prediction_drift(version=active)
     activations = list(selectors.model_activation_list(since=since))
     bins = len(histogram)
     histogram_rows = [
@@ -188,6 +192,8 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
         "active": active,
         "activations": activations,
         "chart_data": chart_data,
+        "drift": drift,
+        "drift_min_predictions": settings.DRIFT_MIN_PREDICTIONS,
     }
     return render(request, "admin/predictor/prediction/dashboard.html", context)
 

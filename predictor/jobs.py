@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ml.data import DatasetError
-from predictor import selectors, services
+from predictor import metrics, selectors, services
 from predictor.errors import JobFailed, JobNotRetryable, TrainingAlreadyQueued
 from predictor.models import Job, JobFile, JobKind, JobStatus, ModelVersion, Prediction
 
@@ -72,6 +72,7 @@ def job_csv_enqueue(
     if len(data) > limit:
         line = data.count(b"\n", 0, limit) + 1
         now = timezone.now()
+        metrics.job_count(kind=JobKind.CSV_SCORING, status=JobStatus.FAILED)
         return Job.objects.create(
             kind=JobKind.CSV_SCORING,
             requested_by=user,
@@ -123,6 +124,7 @@ def _enqueue(job: Job, *, input_file: tuple[str, bytes] | None = None) -> Job:
             )
         job.task_id = str(job_run.enqueue(job.pk).id)
         job.save(update_fields=["task_id"])
+    metrics.job_count(kind=job.kind, status=JobStatus.QUEUED)
     return job
 
 
@@ -161,7 +163,9 @@ def job_execute(*, job_id: int) -> None:
         finished=timezone.now(),
         heartbeat=timezone.now(),
     )
-    if not finished:
+    if finished:
+        metrics.job_count(kind=job.kind, status=JobStatus.SUCCEEDED)
+    else:
         # Failed as stale while it still ran (its heartbeat could not be written): the reaper
         # discarded its output then, and what it stored since goes too. A training's version is
         # whole and may be live already: it stays, and the failed job says so.
@@ -178,9 +182,11 @@ def job_execute(*, job_id: int) -> None:
 
 
 def _finish_failed(job: Job, error: str) -> None:
-    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+    failed = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
         status=JobStatus.FAILED, error=error, finished=timezone.now()
     )
+    if failed:
+        metrics.job_count(kind=job.kind, status=JobStatus.FAILED)
     _discard_partial_output(job)
 
 
@@ -198,6 +204,7 @@ def jobs_reap_stale() -> list[int]:
         )
         if failed:
             logger.warning("Job %s failed: its task was taken but the job never started", job.pk)
+            metrics.job_count(kind=job.kind, status=JobStatus.FAILED)
             _task_mark_failed(job)
             reaped.append(job.pk)
     for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat__lt=cutoff):
@@ -210,6 +217,7 @@ def jobs_reap_stale() -> list[int]:
         )
         if failed:
             logger.warning("Job %s failed: no heartbeat for %g s", job.pk, seconds)
+            metrics.job_count(kind=job.kind, status=JobStatus.FAILED)
             _discard_partial_output(job)
             _task_mark_failed(job)
             reaped.append(job.pk)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
+from predictor import metrics
 from predictor.errors import unavailable_reason
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,25 @@ class HealthCheckMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/healthz" and request.method in ("GET", "HEAD"):
             return HttpResponse("ok\n", content_type="text/plain")
+        return self.get_response(request)
+
+
+class MetricsMiddleware:
+    """Answer `GET /metrics` (Prometheus) for clients in METRICS_ALLOWED_NETWORKS, before host
+    validation, like /healthz: a scraper on the private network names the instance by its
+    address. Anyone else's request goes on, to the 404 of an address that does not exist."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.path == "/metrics"
+            and request.method in ("GET", "HEAD")
+            and metrics.metrics_client_allowed(request)
+        ):
+            body, content_type = metrics.metrics_exposition()
+            return HttpResponse(body, content_type=content_type)
         return self.get_response(request)
 
 

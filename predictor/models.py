@@ -66,6 +66,12 @@ class ModelVersion(models.Model):
         blank=True,
         help_text="When it was trained: the comparison with the version then active, the verdict.",
     )
+    drift_reference = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Drift yardstick: its share called disaster, mean probability and share of "
+        "unknown words on held-out training rows (None: trained before these were kept).",
+    )
 
     # What a version's record shows, in the API and at the top of its admin page.
     RECORD_FIELDS = (

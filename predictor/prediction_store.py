@@ -27,6 +27,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
+from predictor import metrics
 from predictor.models import Job, Label, ModelVersion, Prediction
 from predictor.tweets import Tweet
 
@@ -171,7 +172,7 @@ def predictions_insert(
     return them as saved Prediction instances, in order, with their ids."""
     created = timezone.now()
     rows = _rows(tweets, probabilities, version=version, source=source, job=None)
-    ids = _insert(connections[using], rows, created)
+    ids = _insert(connections[using], rows, created, version=version, source=source)
     predictions = []
     for pk, row in zip(ids, rows, strict=True):
         values = {
@@ -196,7 +197,7 @@ def predictions_insert_for_job(
     """Store a chunk of a job's tweets like `predictions_insert`, marked as the job's; return
     their ids and labels only (a job stores many, and needs no instances)."""
     rows = _rows(tweets, probabilities, version=version, source=source, job=job)
-    ids = _insert(connections["default"], rows, timezone.now())
+    ids = _insert(connections["default"], rows, timezone.now(), version=version, source=source)
     return ids, [row[4] for row in rows]
 
 
@@ -227,9 +228,16 @@ def _rows(
     ]
 
 
-def _insert(connection: BaseDatabaseWrapper, rows: list[tuple], created) -> list[int]:
+def _insert(
+    connection: BaseDatabaseWrapper,
+    rows: list[tuple],
+    created,
+    *,
+    version: ModelVersion,
+    source: str,
+) -> list[int]:
     """INSERT `rows` (all with `created`) in as few statements as the database allows, all or
-    none; their ids in order."""
+    none, and count them in disaster_predictions_total once committed; their ids in order."""
     # A batch shares one timestamp, adapted for the database once.
     created_db = Prediction._meta.get_field("created").get_db_prep_save(created, connection)
     per_statement = _rows_per_statement(connection)
@@ -244,4 +252,14 @@ def _insert(connection: BaseDatabaseWrapper, rows: list[tuple], created) -> list
             params = [v for row in chunk for v in (*row, created_db)]
             cursor.execute(_insert_sql(connection, len(chunk)), params)
             ids.extend(pk for (pk,) in cursor.fetchall())
+    # Every stored prediction passes here, so this is the one place that counts them.
+    transaction.on_commit(
+        lambda: metrics.predictions_count(
+            labels=[row[4] for row in rows],
+            probabilities=[row[3] for row in rows],
+            model_version=version.name,
+            source=source,
+        ),
+        using=connection.alias,
+    )
     return ids

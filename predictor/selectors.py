@@ -9,8 +9,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
+    Avg,
     Count,
     Exists,
     ExpressionWrapper,
@@ -504,3 +506,210 @@ def job_training_unfinished() -> Job | None:
 def job_file(*, job: Job, role: str) -> JobFile | None:
     """A job's input or result file, with its bytes."""
     return JobFile.objects.filter(job=job, role=role).first()
+
+
+@dataclass(frozen=True)
+class JobQueueFigures:
+    """Unfinished jobs by (kind, status), and how long the oldest queued one has waited."""
+
+    unfinished: dict[tuple[str, str], int]
+    oldest_queued_seconds: float
+
+
+def job_queue_figures() -> JobQueueFigures:
+    """What the job queue holds now; two small queries (unfinished jobs are few)."""
+    rows = (
+        Job.objects.filter(status__in=JobStatus.unfinished())
+        .order_by()
+        .values_list("kind", "status")
+        .annotate(n=Count("pk"))
+    )
+    oldest = Job.objects.filter(status=JobStatus.QUEUED).aggregate(oldest=Min("created"))["oldest"]
+    waited = (timezone.now() - oldest).total_seconds() if oldest is not None else 0.0
+    return JobQueueFigures(
+        unfinished={(kind, status): n for kind, status, n in rows},
+        oldest_queued_seconds=max(0.0, waited),
+    )
+
+
+# --- drift ----------------------------------------------------------------------------------------
+
+DRIFT_WINDOWS = (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)))
+DRIFT_TITLES = {
+    "disaster_share": "Called disaster",
+    "mean_probability": "Mean probability",
+    "oov_share": "Words not in the vocabulary",
+    "live_accuracy": "Live accuracy (audit sample)",
+}
+DRIFT_ADVICE = {
+    "disaster_share": "Review a sample of recent predictions in the review queue; if reviewers "
+    "confirm the change, retrain with their labels.",
+    "mean_probability": "Review a sample of recent predictions in the review queue; if reviewers "
+    "confirm the change, retrain with their labels.",
+    "oov_share": "Tweets use many words the model never saw (new topics, names or spellings): "
+    "review recent predictions and retrain so that the vocabulary takes them in.",
+    "live_accuracy": "The model agrees with reviewers less than on its evaluation set: review more "
+    "audit items to firm up the estimate, then retrain (the promotion gate compares the new "
+    "version on the evaluation set, audit reviews included).",
+}
+
+
+@dataclass(frozen=True)
+class DriftWindow:
+    """The active version's predictions of the last `name` (24h, 7d)."""
+
+    name: str
+    predictions: int
+    disaster_share: float | None
+    mean_probability: float | None
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    """One figure against its reference: `warning` when the difference is past `limit` and there
+    is enough data to say so; `advice` says what to do then."""
+
+    figure: str
+    window: str
+    live: float | None
+    reference: float | None
+    limit: float
+    warning: bool
+
+    @property
+    def difference(self) -> float | None:
+        if self.live is None or self.reference is None:
+            return None
+        return self.live - self.reference
+
+    @property
+    def title(self) -> str:
+        return DRIFT_TITLES[self.figure]
+
+    @property
+    def advice(self) -> str:
+        return DRIFT_ADVICE[self.figure]
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Live traffic against the active version's reference figures (ModelVersion.drift_reference,
+    None when unknown), and the checks the dashboard and disaster_drift_warning show."""
+
+    version: ModelVersion | None
+    reference: dict | None
+    windows: list[DriftWindow]
+    oov_share: float | None
+    oov_sample: int
+    audit: AuditEstimate
+    audit_days: int
+    evaluation_accuracy: float | None
+    checks: list[DriftCheck]
+
+    @property
+    def warnings(self) -> list[DriftCheck]:
+        return [check for check in self.checks if check.warning]
+
+
+def _drift_window(version: ModelVersion, name: str, since: datetime) -> DriftWindow:
+    figures = Prediction.objects.filter(created__gte=since, model_version=version).aggregate(
+        n=Count("pk"),
+        disaster=Count("pk", filter=Q(predicted_label=Label.DISASTER)),
+        mean=Avg("probability"),
+    )
+    n = figures["n"]
+    return DriftWindow(
+        name=name,
+        predictions=n,
+        disaster_share=figures["disaster"] / n if n else None,
+        mean_probability=figures["mean"],
+    )
+
+
+def _recent_oov_share(since: datetime) -> tuple[float | None, int]:
+    """The share of unknown words in the last DRIFT_OOV_SAMPLE predictions since `since` under the
+    model this process serves, and how many predictions that is."""
+    from ml.drift import oov_share, word_vectorizer
+    from predictor.active_model import active_model
+    from predictor.errors import ModelUnavailable
+
+    try:
+        model = active_model.get().model
+    except ModelUnavailable:
+        return None, 0
+    texts = list(
+        Prediction.objects.filter(created__gte=since)
+        .order_by("-created")
+        .values_list("text", flat=True)[: settings.DRIFT_OOV_SAMPLE]
+    )
+    return oov_share(word_vectorizer(model), texts), len(texts)
+
+
+def prediction_drift(*, version: ModelVersion | None, now: datetime | None = None) -> DriftReport:
+    """Drift of the last 24 hours and 7 days against the reference figures of `version` (the
+    active one), the share of unknown words in recent predictions, and live accuracy from the
+    audit sample against the evaluation set's; each checked against its threshold (settings
+    DRIFT_*, LIVE_ACCURACY_*). Four queries, on the `created` index."""
+    now = now or timezone.now()
+    audit_days = settings.LIVE_ACCURACY_DAYS
+    audit = prediction_audit_estimate(since=now - timedelta(days=audit_days))
+    if version is None:
+        return DriftReport(None, None, [], None, 0, audit, audit_days, None, [])
+    reference = version.drift_reference
+    windows = [_drift_window(version, name, now - span) for name, span in DRIFT_WINDOWS]
+    oov, oov_sample = _recent_oov_share(now - DRIFT_WINDOWS[-1][1])
+    evaluation_accuracy = (version.evaluation or {}).get("accuracy")
+    enough = settings.DRIFT_MIN_PREDICTIONS
+
+    def check(figure: str, window: str, live, n: int, limit: float, *, rising_only=False):
+        ref = (reference or {}).get(figure)
+        past = False
+        if live is not None and ref is not None and n >= enough:
+            difference = live - ref
+            past = (difference if rising_only else abs(difference)) > limit
+        return DriftCheck(figure, window, live, ref, limit, past)
+
+    checks = []
+    for window in windows:
+        checks.append(
+            check(
+                "disaster_share",
+                window.name,
+                window.disaster_share,
+                window.predictions,
+                settings.DRIFT_DISASTER_SHARE_DELTA,
+            )
+        )
+        checks.append(
+            check(
+                "mean_probability",
+                window.name,
+                window.mean_probability,
+                window.predictions,
+                settings.DRIFT_MEAN_PROBABILITY_DELTA,
+            )
+        )
+    checks.append(
+        check("oov_share", "recent", oov, oov_sample, settings.DRIFT_OOV_DELTA, rising_only=True)
+    )
+    # Live accuracy warns only when even the top of its 95% interval is too low: a handful of
+    # audit reviews cannot raise a false alarm.
+    interval = audit.interval
+    low_accuracy = (
+        interval is not None
+        and evaluation_accuracy is not None
+        and interval[1] < evaluation_accuracy - settings.LIVE_ACCURACY_DELTA
+    )
+    checks.append(
+        DriftCheck(
+            "live_accuracy",
+            f"{audit_days}d",
+            audit.accuracy,
+            evaluation_accuracy,
+            settings.LIVE_ACCURACY_DELTA,
+            low_accuracy,
+        )
+    )
+    return DriftReport(
+        version, reference, windows, oov, oov_sample, audit, audit_days, evaluation_accuracy, checks
+    )

@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,16 +24,17 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ml.data import Dataset, read_csv
+from ml.drift import drift_reference
 from ml.evaluate import Metrics, evaluate
 from ml.gate import Comparison, compare_models
 from ml.groups import evaluation_split, rows_apart_from
 from ml.model import TrainedModel
 from ml.persistence import ArtifactError, save
 from ml.train import train
-from predictor import selectors
+from predictor import metrics, selectors
 from predictor.active_model import active_model
 from predictor.artifact_store import artifact_load, artifact_publish, artifact_verify
-from predictor.errors import NoEarlierVersion, NoEvaluationSet
+from predictor.errors import ModelUnavailable, NoEarlierVersion, NoEvaluationSet
 from predictor.models import (
     EvaluationRow,
     EvaluationSet,
@@ -278,6 +280,10 @@ def model_version_train(
     )
     report("scoring on the evaluation set", 78)
     candidate = _evaluation_figures(evaluation, evaluate(trained, evaluation.data))
+    # Drift is measured against the base rows held out for evaluation: unseen by the model, like
+    # live tweets, so their share of unknown words is honest (on its own training rows every
+    # word it kept is known), and without the audit rows, which are live traffic themselves.
+    reference = drift_reference(trained, evaluation.data.subset(range(evaluation.base_rows)))
     report("comparing with the active version", 82)
     current = selectors.model_version_active()
     try:
@@ -310,6 +316,7 @@ def model_version_train(
                 training_data=path.name,
                 metrics=trained.validation.as_dict(),
                 train_seconds=round(time.perf_counter() - started, 2),
+                drift_reference=reference.as_dict(),
                 library_versions=trained.library_versions,
                 evaluation=candidate,
                 gate={"version": name, **gate},
@@ -325,7 +332,29 @@ def model_version_train(
     loaded = {current.pk: active} if isinstance(active, TrainedModel) and current else {}
     model_version_evaluation_refresh(evaluation=evaluation, loaded=loaded)
     database_statistics_refresh()
+    metrics.training_observe(seconds=time.perf_counter() - started)
     return version
+
+
+def model_version_drift_reference_ensure(*, version: ModelVersion) -> dict | None:
+    """`version.drift_reference`, computed now (and stored) for a version trained before it was
+    kept: on the base rows of the current evaluation set. None when it cannot be (no evaluation
+    set, or the version's artifact cannot be loaded)."""
+    if version.drift_reference is not None:
+        return version.drift_reference
+    record = selectors.evaluation_set_current()
+    if record is None or not record.base_rows:
+        return None
+    try:
+        current = active_model.get()
+        model = current.model if current.version.pk == version.pk else artifact_load(version)
+    except (ModelUnavailable, ArtifactError) as exc:
+        logger.warning("no drift reference for version %s: %s", version.name, exc)
+        return None
+    rows = selectors.evaluation_dataset(record).subset(range(record.base_rows))
+    version.drift_reference = drift_reference(model, rows).as_dict()
+    ModelVersion.objects.filter(pk=version.pk).update(drift_reference=version.drift_reference)
+    return version.drift_reference
 
 
 def model_version_training_report(version: ModelVersion) -> dict[str, object]:
@@ -476,12 +505,15 @@ def prediction_review(
     # Ids first, then rows in chunks: "select all" on a large changelist must not load every row.
     ids = list(to_change.order_by("pk").values_list("pk", flat=True))
     content_type = ContentType.objects.get_for_model(Prediction)
+    agreed: Counter[bool] = Counter()
     with transaction.atomic():
         for start in range(0, len(ids), RELABEL_CHUNK):
             entries = []
             for prediction in Prediction.objects.filter(pk__in=ids[start : start + RELABEL_CHUNK]):
                 before = prediction.true_label
                 prediction_relabel(prediction=prediction, true_label=true_label, reviewer=reviewer)
+                if true_label is not None:
+                    agreed[true_label == prediction.predicted_label] += 1
                 entries.append(
                     LogEntry(
                         user_id=reviewer.pk,
@@ -496,6 +528,8 @@ def prediction_review(
                     )
                 )
             LogEntry.objects.bulk_create(entries)
+        if true_label is not None:
+            transaction.on_commit(lambda: metrics.reviews_count(label=true_label, agreed=agreed))
     return len(ids)
 
 

@@ -21,11 +21,13 @@ from disaster_site.supervisor import ConfigError, parse_args
 from tests.live_server import ROOT
 
 # A stand-in: `child.py NAME LOG [--exit STATUS --after SECONDS] [--ignore N]` notes its start
-# (pid, niceness, process group) and each stop signal in LOG; exits 0 on a stop signal (after
-# ignoring the first N, like a worker busy with a job), or with STATUS after SECONDS.
+# (pid, niceness, process group, PROMETHEUS_MULTIPROC_DIR) and each stop signal in LOG; exits 0
+# on a stop signal (after ignoring the first N, like a worker busy with a job), or with STATUS
+# after SECONDS.
 CHILD = textwrap.dedent(
     """
     import argparse, os, signal, sys, time
+    METRICS = "PROMETHEUS_MULTIPROC_DIR"
     parser = argparse.ArgumentParser()
     parser.add_argument("name"); parser.add_argument("log")
     parser.add_argument("--exit", type=int); parser.add_argument("--after", type=float, default=0)
@@ -43,7 +45,7 @@ CHILD = textwrap.dedent(
             os._exit(0)  # at once: no interpreter shutdown during which a signal would kill it
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
-    note("start", os.getpid(), os.nice(0), os.getpgrp())
+    note("start", os.getpid(), os.nice(0), os.getpgrp(), os.environ.get(METRICS, "-"))
     if args.exit is not None:
         time.sleep(args.after)
         sys.exit(args.exit)
@@ -363,3 +365,58 @@ def test_the_supervisor_imports_no_django():
         check=False,
     )
     assert result.returncode == 0
+
+
+def test_both_share_a_fresh_metrics_directory_removed_at_exit(supervise):
+    run = supervise(env={"PROMETHEUS_MULTIPROC_DIR": ""})
+    [web] = run.wait_for("web start")
+    [worker] = run.wait_for("worker start")
+    directory = Path(web[5])
+    assert directory.is_dir() and worker[5] == web[5]
+    assert list(directory.iterdir()) == []
+    run.process.send_signal(signal.SIGTERM)
+    status, _ = run.finish()
+    assert status == 0
+    assert not directory.exists()
+
+
+def test_a_given_metrics_directory_is_emptied_at_start_and_kept(supervise, tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_12345.db").write_bytes(b"an earlier run's counts")
+    (directory / "notes.txt").write_text("not ours")
+    run = supervise(env={"PROMETHEUS_MULTIPROC_DIR": str(directory)})
+    [web] = run.wait_for("web start")
+    [worker] = run.wait_for("worker start")
+    assert web[5] == worker[5] == str(directory)
+    assert sorted(p.name for p in directory.iterdir()) == ["notes.txt"]
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish()[0] == 0
+    assert directory.is_dir()
+
+
+def test_a_dead_workers_live_gauges_go_and_its_counters_stay(supervise, tmp_path):
+    directory = tmp_path / "metrics"
+    run = supervise(env={"PROMETHEUS_MULTIPROC_DIR": str(directory)}, options=["--backoff", "0"])
+    [worker] = run.wait_for("worker start")
+    pid = int(worker[2])
+    # What prometheus_client writes for a process: counters, and gauges of live processes only.
+    for name in (f"counter_{pid}.db", f"gauge_livesum_{pid}.db", f"gauge_all_{pid}.db"):
+        (directory / name).write_bytes(b"")
+    os.kill(pid, signal.SIGKILL)
+    run.wait_for("worker start", count=2)
+    assert sorted(p.name for p in directory.iterdir()) == [
+        f"counter_{pid}.db",
+        f"gauge_all_{pid}.db",
+    ]
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish()[0] == 0
+
+
+def test_an_unusable_metrics_directory_is_refused(supervise, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = supervise(env={"PROMETHEUS_MULTIPROC_DIR": str(blocker / "metrics")})
+    status, log = run.finish()
+    assert status == 2
+    assert "PROMETHEUS_MULTIPROC_DIR" in log and "cannot use it" in log

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
+from django_prometheus.conf import NAMESPACE, PROMETHEUS_LATENCY_BUCKETS
+from django_prometheus.middleware import Metrics
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -68,12 +70,74 @@ TRAINING_DURATION = Histogram(
 )
 
 
+class LabelledChildren:
+    """A labelled metric's children by their label values, kept in a dict: a lookup instead of
+    `labels()` (its lock, argument checks and tuple building were most of a request's metrics
+    cost, bench/metrics_cost.py). Label sets are bounded, so is the dict."""
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Counter | Histogram] = {}
+
+    def __call__(self, *values: str) -> Counter | Histogram:
+        child = self._children.get(values)
+        if child is None:
+            # labels() returns the one child for these values, whichever thread asks first.
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
+class RequestMetrics(Metrics):
+    """The part of django-prometheus's request metrics the alerts and dashboards use: answers by
+    status, view and method (the 5xx rate) and latency by view and method (p99), with its names,
+    plus exceptions by type and view. Its full set updates ~20 series per request; measured in
+    process (python -m bench.metrics_cost) that cost a tenth of a prediction's CPU, so the rest
+    (request and response sizes, transports, charsets, template names, duplicate totals) is
+    left out."""
+
+    def register(self) -> None:
+        self.responses_by_status_view_method = self.register_metric(
+            Counter,
+            "django_http_responses_total_by_status_view_method",
+            "Count of responses by status, view, method.",
+            ["status", "view", "method"],
+            namespace=NAMESPACE,
+        )
+        self.requests_latency_by_view_method = self.register_metric(
+            Histogram,
+            "django_http_requests_latency_seconds_by_view_method",
+            "Histogram of request processing time labelled by view.",
+            ["view", "method"],
+            buckets=PROMETHEUS_LATENCY_BUCKETS,
+            namespace=NAMESPACE,
+        )
+        self.exceptions_by_type = self.register_metric(
+            Counter,
+            "django_http_exceptions_total_by_type",
+            "Count of exceptions by object type.",
+            ["type"],
+            namespace=NAMESPACE,
+        )
+        self.responses = LabelledChildren(self.responses_by_status_view_method)
+        self.latency = LabelledChildren(self.requests_latency_by_view_method)
+        self.exceptions_by_view = self.register_metric(
+            Counter,
+            "django_http_exceptions_total_by_view",
+            "Count of exceptions by view.",
+            ["view"],
+            namespace=NAMESPACE,
+        )
+
+
+_PREDICTIONS = LabelledChildren(PREDICTIONS)
+
+
 def predictions_count(
     *, labels: Sequence[str], probabilities: Sequence[float], model_version: str, source: str
 ) -> None:
     """Count stored predictions: one increment per label, one observation per probability."""
     for label, count in Tally(labels).items():
-        PREDICTIONS.labels(label=label, model_version=model_version, source=source).inc(count)
+        _PREDICTIONS(label, model_version, source).inc(count)
     for probability in probabilities:
         PREDICTION_PROBABILITY.observe(probability)
 

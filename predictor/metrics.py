@@ -231,25 +231,30 @@ def drift_families(report) -> Iterator[Metric | None]:
     """A DriftReport as gauges: each live figure beside its reference, and a warning flag per
     check with the rule the dashboard applies."""
     reference = report.reference or {}
-    for window in report.windows:
-        yield _gauge(
+    per_window = (
+        (
             "disaster_drift_predictions",
             "Predictions by the active version in the window.",
-            window.predictions,
-            window=window.name,
-        )
-        yield _gauge(
+            "predictions",
+        ),
+        (
             "disaster_drift_disaster_share",
             "Share of the active version's predictions in the window called a disaster.",
-            window.disaster_share,
-            window=window.name,
-        )
-        yield _gauge(
+            "disaster_share",
+        ),
+        (
             "disaster_drift_mean_probability",
             "Mean probability of the active version's predictions in the window.",
-            window.mean_probability,
-            window=window.name,
-        )
+            "mean_probability",
+        ),
+    )
+    for name, documentation, attribute in per_window:
+        family = GaugeMetricFamily(name, documentation, labels=["window"])
+        for window in report.windows:
+            value = getattr(window, attribute)
+            if value is not None:
+                family.add_metric([window.name], value)
+        yield family
     yield _gauge(
         "disaster_drift_disaster_share_reference",
         "Share called a disaster on held-out training rows (the active version).",

@@ -243,3 +243,11 @@ def test_the_scrape_reads_a_bounded_number_of_queries(
         make_prediction(version=active_version)
     with django_assert_max_num_queries(12):
         scrape(client)
+
+
+def test_each_family_is_declared_once(client, make_prediction, active_version):
+    make_prediction(version=active_version)
+    text = client.get("/metrics").content.decode()
+    declared = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(declared) == len(set(declared))
+    assert "disaster_drift_disaster_share" in declared

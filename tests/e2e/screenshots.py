@@ -96,6 +96,8 @@ def screenshots_take(server: LiveServer, out: Path) -> list[Path]:
             page.wait_for_load_state("load")
             saved.append(out / "dashboard.png")
             page.screenshot(path=saved[-1], full_page=True)
+            saved.append(out / "dashboard-drift.png")
+            page.locator("#drift").screenshot(path=saved[-1])
 
             page.goto("/admin/predictor/prediction/")
             saved.append(out / "admin-predictions.png")

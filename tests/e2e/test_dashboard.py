@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: Chart.js draws its three charts, and nothing errs."""
+"""The dashboard in a real browser: Chart.js draws its three charts, the drift panel shows, and
+nothing errs."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def test_the_charts_are_drawn_without_errors(server, admin_page, console_errors)
         assert canvas["width"] > 200 and canvas["height"] > 100, canvas
         assert canvas["painted"] > 1000, f"{canvas['id']} is blank: {canvas}"
     expect(page.locator(".dashboard-totals")).to_contain_text("Predictions")
+    drift = page.get_by_role("region", name="Drift")
+    expect(drift).to_be_visible()
+    expect(drift.get_by_role("table")).to_contain_text("Called disaster")
+    expect(drift.get_by_role("table")).to_contain_text("Words not in the vocabulary")
 
     page.get_by_label("Period").select_option(label="last 7 days")
     page.get_by_role("button", name="Show").click()

@@ -68,3 +68,9 @@ def short_id(value: str | None) -> str:
 def label_name(value: str | None) -> str:
     """A stored label as reviewers read it: "not_disaster" -> "Not a disaster"; None -> ""."""
     return Label(value).label if value else ""
+
+
+@register.filter
+def points(value: float | None) -> str:
+    """A difference of two shares in percentage points: 0.076 -> "+7.6 pts"; None -> "-"."""
+    return "-" if value is None else f"{value * 100:+.1f} pts"

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -36,6 +37,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from predictor.client_ip import client_ip
+
+if TYPE_CHECKING:
+    from predictor.selectors import DriftReport
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +231,7 @@ def database_figures() -> list[Metric]:
     return [family for family in families if family is not None]
 
 
-def drift_families(report) -> Iterator[Metric | None]:
+def drift_families(report: DriftReport) -> Iterator[Metric | None]:
     """A DriftReport as gauges: each live figure beside its reference, and a warning flag per
     check with the rule the dashboard applies."""
     reference = report.reference or {}

@@ -355,6 +355,25 @@ def model_version_train(request: HttpRequest, model_admin: admin.ModelAdmin) -> 
     return HttpResponseRedirect(reverse("job", args=[job.pk]))
 
 
+@require_POST
+def label_issues_check(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """Queue a label check (jobs.job_label_issues_enqueue) and go to its job page; while one is
+    queued or running, go to that one's page instead."""
+    _require(request, model_admin, "change")
+    running = selectors.job_label_issues_unfinished()
+    job = running or jobs.job_label_issues_enqueue(user=request.user)
+    if running is not None:
+        messages.warning(
+            request, f"A label check is already {job.status} (job #{job.pk}): this is its page."
+        )
+    else:
+        messages.success(
+            request,
+            f"Label check queued as job #{job.pk}: what it found shows here when it is done.",
+        )
+    return HttpResponseRedirect(reverse("job", args=[job.pk]))
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def model_version_replay(
     request: HttpRequest, object_id: str, model_admin: admin.ModelAdmin

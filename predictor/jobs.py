@@ -87,6 +87,16 @@ def job_csv_enqueue(
     return _enqueue(job, input_file=(name, data))
 
 
+def job_label_issues_enqueue(*, user: AbstractBaseUser | None) -> Job:
+    """Queue a label check of the configured base data and every review
+    (services.label_issues_compute); while one is queued or running, that one is returned."""
+    jobs_reap_stale()
+    unfinished = selectors.job_label_issues_unfinished()
+    if unfinished is not None:
+        return unfinished
+    return _enqueue(Job(kind=JobKind.LABEL_ISSUES, requested_by=user, stage="queued"))
+
+
 def job_retry(*, job: Job, user: AbstractBaseUser | None) -> Job:
     """Start a failed job again as a new job (same kind, same input). JobNotRetryable unless it
     failed; TrainingAlreadyQueued for a training while another one is unfinished."""
@@ -94,8 +104,9 @@ def job_retry(*, job: Job, user: AbstractBaseUser | None) -> Job:
         raise JobNotRetryable(
             f"Only a failed job can be started again; this one is {job.status}.", job
         )
-    if job.kind == JobKind.TRAINING:
-        retry = job_training_enqueue(user=user)
+    if job.kind in (JobKind.TRAINING, JobKind.LABEL_ISSUES):
+        enqueue = job_training_enqueue if job.kind == JobKind.TRAINING else job_label_issues_enqueue
+        retry = enqueue(user=user)
         Job.objects.filter(pk=retry.pk).update(retry_of=job)
         retry.retry_of = job
         return retry
@@ -336,6 +347,14 @@ def _run_training(job: Job, report: Callable[[str, int], None]) -> dict:
     return services.model_version_training_report(version)
 
 
+def _run_label_issues(job: Job, report: Callable[[str, int], None]) -> dict:
+    try:
+        checked = services.label_issues_compute(progress=report)
+    except DatasetError as exc:
+        raise JobFailed(str(exc)) from None
+    return checked.as_dict()
+
+
 def _run_csv_scoring(job: Job, report: Callable[[str, int], None]) -> dict:
     from predictor.csv_scoring import csv_job_score
 
@@ -345,4 +364,5 @@ def _run_csv_scoring(job: Job, report: Callable[[str, int], None]) -> dict:
 _RUNNERS: dict[str, Callable[[Job, Callable[[str, int], None]], dict]] = {
     JobKind.TRAINING: _run_training,
     JobKind.CSV_SCORING: _run_csv_scoring,
+    JobKind.LABEL_ISSUES: _run_label_issues,
 }

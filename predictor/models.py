@@ -243,9 +243,59 @@ class Prediction(models.Model):
         return self.predicted_label == Label.DISASTER
 
 
+class LabelSuspicion(models.Model):
+    """One labelled row checked by `manage.py label_issues` (or its job): a reviewed prediction
+    (`prediction`) or a row of the base CSV (`base_line`), its out-of-fold P(disaster), how
+    suspicious its label is and whether confident learning flags it. Every check replaces all
+    rows."""
+
+    prediction = models.OneToOneField(
+        Prediction, on_delete=models.CASCADE, null=True, blank=True, related_name="suspicion"
+    )
+    # The physical line of the base CSV the record starts on (header: line 1); None for reviews.
+    base_line = models.PositiveIntegerField(null=True, blank=True)
+    # The base row's own id column, text, keyword and location ("" for reviews: the prediction
+    # holds them).
+    # Text fields: a base CSV's columns have no length limit.
+    base_id = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    keyword = models.TextField(blank=True)
+    location = models.TextField(blank=True)
+    target = models.PositiveSmallIntegerField(help_text="The label checked: 1 disaster, 0 not.")
+    probability = models.FloatField(help_text="Out-of-fold P(disaster).")
+    suspicion = models.FloatField(help_text="0 to 1; higher: the label more likely wrong.")
+    flagged = models.BooleanField(help_text="Confident learning says the label looks wrong.")
+    data_file = models.CharField(max_length=255, help_text="The base CSV checked with it.")
+    computed = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-suspicion", "id"]
+        indexes = [
+            models.Index(
+                fields=["-suspicion"],
+                name="suspicion_base_flagged",
+                condition=Q(prediction__isnull=True, flagged=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(prediction__isnull=True, base_line__isnull=False)
+                | Q(prediction__isnull=False, base_line__isnull=True),
+                name="predictor_suspicion_review_or_base_row",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = (
+            f"prediction #{self.prediction_id}" if self.prediction_id else f"line {self.base_line}"
+        )
+        return f"{where}: suspicion {self.suspicion:.3f}"
+
+
 class JobKind(models.TextChoices):
     TRAINING = "training", "Training"
     CSV_SCORING = "csv_scoring", "CSV scoring"
+    LABEL_ISSUES = "label_issues", "Label check"
 
 
 class JobStatus(models.TextChoices):

@@ -35,6 +35,7 @@ from predictor.models import (
     JobKind,
     JobStatus,
     Label,
+    LabelSuspicion,
     ModelActivation,
     ModelVersion,
     Prediction,
@@ -118,9 +119,19 @@ def model_version_active_at(moment: datetime) -> ModelVersion | None:
 
 def prediction_list() -> QuerySet[Prediction]:
     """Stored predictions, newest first, with what their list views show joined in."""
-    return Prediction.objects.select_related("model_version", "reviewed_by").order_by(
+    return Prediction.objects.select_related("model_version", "reviewed_by", "suspicion").order_by(
         "-created", "-id"
     )
+
+
+def prediction_order_by_suspicion(
+    queryset: QuerySet[Prediction], *, descending: bool = True
+) -> QuerySet[Prediction]:
+    """By the last label check's suspicion (most suspicious first, or least with `descending`
+    False); rows it did not check last either way, then by id."""
+    suspicion = F("suspicion__suspicion")
+    first = suspicion.desc(nulls_last=True) if descending else suspicion.asc(nulls_last=True)
+    return queryset.order_by(first, "id")
 
 
 def prediction_order_by_uncertainty(queryset: QuerySet[Prediction]) -> QuerySet[Prediction]:
@@ -501,6 +512,75 @@ def job_training_unfinished() -> Job | None:
     return Job.objects.filter(kind=JobKind.TRAINING, status__in=JobStatus.unfinished()).first()
 
 
+def job_label_issues_unfinished() -> Job | None:
+    """A label check that is queued or running, if any (the oldest)."""
+    return (
+        Job.objects.filter(kind=JobKind.LABEL_ISSUES, status__in=JobStatus.unfinished())
+        .order_by("created", "id")
+        .first()
+    )
+
+
 def job_file(*, job: Job, role: str) -> JobFile | None:
     """A job's input or result file, with its bytes."""
     return JobFile.objects.filter(job=job, role=role).first()
+
+
+# --- Label check: reviews that look wrong (issue #17) -------------------------------------------
+
+
+def label_check_reviews() -> list[tuple[int, tuple[str, str, str, int]]]:
+    """The reviewed predictions whose labels the label check scores, as (id, (text, keyword,
+    location, target)), by id: every prediction with a reviewer's label."""
+    rows = (
+        Prediction.objects.filter(true_label__isnull=False)
+        .order_by("id")
+        .values_list("id", "text", "keyword", "location", "true_label")
+    )
+    return [
+        (pk, (text, keyword, location, Label.to_target(label)))
+        for pk, text, keyword, location, label in rows
+    ]
+
+
+def label_suspicion_most_suspicious(*, limit: int = 5) -> QuerySet[LabelSuspicion]:
+    """The flagged rows of the last check, most suspicious first, with their predictions."""
+    return (
+        LabelSuspicion.objects.filter(flagged=True)
+        .select_related("prediction")
+        .order_by("-suspicion", "id")[:limit]
+    )
+
+
+# What `label_issues --export` writes: where the base row is, the row, then the check's figures.
+LABEL_EXPORT_COLUMNS = (
+    "line",
+    "id",
+    "keyword",
+    "location",
+    "text",
+    "label",
+    "out_of_fold_probability",
+    "suspicion",
+)
+
+
+def label_suspicion_base_export_rows() -> Iterator[tuple[object, ...]]:
+    """The header, then the flagged base rows of the last check, most suspicious first."""
+    yield LABEL_EXPORT_COLUMNS
+    rows = (
+        LabelSuspicion.objects.filter(prediction__isnull=True, flagged=True)
+        .order_by("-suspicion", "base_line")
+        .values_list(
+            "base_line",
+            "base_id",
+            "keyword",
+            "location",
+            "text",
+            "target",
+            "probability",
+            "suspicion",
+        )
+    )
+    for *row, probability, suspicion in rows.iterator(chunk_size=2000):
+        yield (*row, round(probability, 6), round(suspicion, 6))

@@ -22,10 +22,11 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ml.data import Dataset, read_csv
+from ml.data import Dataset, read_csv, read_csv_records
 from ml.evaluate import Metrics, evaluate
 from ml.gate import Comparison, compare_models
 from ml.groups import evaluation_split, rows_apart_from
+from ml.label_issues import LABEL_ISSUE_FOLDS, label_issues_find
 from ml.model import TrainedModel
 from ml.persistence import ArtifactError, save
 from ml.train import train
@@ -37,6 +38,7 @@ from predictor.models import (
     EvaluationRow,
     EvaluationSet,
     Label,
+    LabelSuspicion,
     ModelActivation,
     ModelVersion,
     Prediction,
@@ -661,4 +663,125 @@ def prediction_replay(*, version: ModelVersion, last: int = 1000, top: int = 20)
         losses=losses,
         top_flips=flips[:top],
         flip_ids=sorted(flip.prediction_id for flip in flips),
+    )
+
+
+@dataclass(frozen=True)
+class LabelIssuesReport:
+    """What a label check found: rows checked and flagged, base and reviewed, the per-class
+    thresholds of confident learning, and how long it took."""
+
+    data_file: str
+    folds: int
+    base_rows: int
+    reviewed_rows: int
+    flagged_base: int
+    flagged_reviewed: int
+    thresholds: tuple[float, float]
+    seconds: float
+    computed: str
+
+    @property
+    def rows(self) -> int:
+        return self.base_rows + self.reviewed_rows
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "rows": self.rows, "thresholds": list(self.thresholds)}
+
+
+def label_issues_compute(
+    *,
+    data_path: Path | None = None,
+    folds: int = LABEL_ISSUE_FOLDS,
+    seed: int = 42,
+    progress: Progress | None = None,
+) -> LabelIssuesReport:
+    """Check the labels of the base data (`data_path`, default TRAIN_DATA or the sample) and of
+    every reviewed prediction (selectors.label_check_reviews) with out-of-fold probabilities of
+    the product's pipeline (ml.label_issues), and store one LabelSuspicion per row, replacing
+    the last check's rows in one transaction.
+
+    Raises ml.data.DatasetError for a file that cannot be read or rows too few to fit on;
+    nothing changes then.
+    """
+    report = progress or _no_progress
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    report("reading the data", 2)
+    path = data_path or default_training_data()
+    started = time.perf_counter()
+    records = read_csv_records(path)
+    reviews = selectors.label_check_reviews()
+    data = Dataset.from_rows(records.data.rows() + [row for _, row in reviews])
+    report("checking the labels", 5)
+    issues = label_issues_find(
+        data,
+        folds=folds,
+        seed=seed,
+        n_jobs=os.cpu_count() or 1,
+        on_fit_done=lambda done, total: report("checking the labels", 5 + 85 * done // total),
+    )
+    report("storing the results", 92)
+    computed = timezone.now()
+    base_count = len(records.data)
+    # Where each row of `data` came from: the base CSV's rows (with their text, a review's is
+    # its prediction's and is not stored twice), then the reviews.
+    origins = [
+        {
+            "base_line": line,
+            "base_id": base_id,
+            "text": text,
+            "keyword": keyword,
+            "location": location,
+        }
+        for line, base_id, (text, keyword, location, _) in zip(
+            records.lines, records.ids, records.data.rows(), strict=True
+        )
+    ]
+    origins += [{"prediction_id": pk} for pk, _ in reviews]
+    figures = zip(
+        origins,
+        data.target,
+        issues.probability.tolist(),
+        issues.suspicion.tolist(),
+        issues.flagged.tolist(),
+        strict=True,
+    )
+    rows = [
+        LabelSuspicion(
+            **origin,
+            target=target,
+            probability=probability,
+            suspicion=suspicion,
+            flagged=flagged,
+            data_file=path.name,
+            computed=computed,
+        )
+        for origin, target, probability, suspicion, flagged in figures
+    ]
+    with transaction.atomic():
+        # A review deleted or cleared while the check ran is left out, not pointed at.
+        still_reviewed = set(
+            Prediction.objects.filter(true_label__isnull=False).values_list("pk", flat=True)
+        )
+        LabelSuspicion.objects.all().delete()
+        LabelSuspicion.objects.bulk_create(
+            [
+                row
+                for row in rows
+                if row.prediction_id is None or row.prediction_id in still_reviewed
+            ],
+            batch_size=1000,
+        )
+    flagged_base = int(issues.flagged[:base_count].sum())
+    return LabelIssuesReport(
+        data_file=path.name,
+        folds=folds,
+        base_rows=base_count,
+        reviewed_rows=len(reviews),
+        flagged_base=flagged_base,
+        flagged_reviewed=int(issues.flagged.sum()) - flagged_base,
+        thresholds=issues.thresholds,
+        seconds=round(time.perf_counter() - started, 2),
+        computed=computed.isoformat(),
     )

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -27,7 +27,7 @@ from predictor.csv_scoring import RESULT_COLUMNS
 from predictor.errors import ModelUnavailable, TrainingAlreadyQueued
 from predictor.forms import CsvUploadForm, TweetForm
 from predictor.middleware import unavailable_page
-from predictor.models import Job, JobFile, JobKind, JobStatus, Source
+from predictor.models import Job, JobFile, JobKind, JobStatus, Prediction, Source
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def job_retry_allowed(*, user: AbstractBaseUser, job: Job) -> bool:
         return False
     if job.kind == JobKind.TRAINING:
         return user.has_perm("predictor.add_modelversion")
+    if job.kind == JobKind.LABEL_ISSUES:
+        return user.is_staff and user.has_perm("predictor.change_prediction")
     return user.is_staff
 
 
@@ -107,6 +109,16 @@ def _job_visible(request: HttpRequest, pk: int) -> Job:
     return get_object_or_404(selectors.job_list_for(user=request.user), pk=pk)
 
 
+def _flagged_reviews_url(user: AbstractBaseUser) -> str | None:
+    """The admin's prediction list of the reviews a label check flagged, most suspicious first
+    (None for a user who may not see it)."""
+    if not (user.is_staff and user.has_perm("predictor.view_prediction")):
+        return None
+    columns = admin.site.get_model_admin(Prediction).list_display
+    column = columns.index("suspicion_display") + 1
+    return f"{reverse('admin:predictor_prediction_changelist')}?label_wrong=yes&o=-{column}"
+
+
 @require_safe
 @login_required(login_url=LOGIN_URL)
 def job_page(request: HttpRequest, pk: int) -> HttpResponse:
@@ -126,6 +138,11 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "duration": job_duration(job),
         "result": result,
         "version": version,
+        "flagged_url": (
+            _flagged_reviews_url(request.user)
+            if result and job.kind == JobKind.LABEL_ISSUES
+            else None
+        ),
         "retries": list(job.retries.order_by("created", "id")),
         "can_retry": job_retry_allowed(user=request.user, job=job)
         # A file over the size limit was never kept: there is nothing to start again with.

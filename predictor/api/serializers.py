@@ -227,9 +227,16 @@ class PredictionHistorySerializer(PredictionSerializer):
     true_label = serializers.ChoiceField(choices=Label.choices, read_only=True, allow_null=True)
     reviewed_by = serializers.CharField(read_only=True, allow_null=True)
     reviewed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    suspicion = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="How likely the reviewer's label is wrong (0 to 1) by the last label check "
+        "(manage.py label_issues); null when that check did not score this prediction.",
+    )
 
     @staticmethod
     def represent(prediction: Prediction) -> dict[str, Any]:
+        checked = getattr(prediction, "suspicion", None)
         return {
             **_prediction_as_dict(prediction),
             "source": prediction.source,
@@ -238,6 +245,7 @@ class PredictionHistorySerializer(PredictionSerializer):
                 prediction.reviewed_by.get_username() if prediction.reviewed_by else None
             ),
             "reviewed_at": _iso(prediction.reviewed_at),
+            "suspicion": round(checked.suspicion, 6) if checked else None,
         }
 
 

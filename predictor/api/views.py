@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from predictor import jobs, selectors, services
 from predictor.api.parsers import CsvParser
+from predictor.api.permissions import CanCheckLabels
 from predictor.api.serializers import (
     BatchResultSerializer,
     BatchSerializer,
@@ -269,10 +270,17 @@ class JobDownloadView(_JobMixin, generics.GenericAPIView):
         return response
 
 
+class _LabelCheckStarter(APIView):
+    """A label check is started from the admin only ("Check labels"); its rule, for retries."""
+
+    permission_classes = [CanCheckLabels]
+
+
 # The endpoint that starts each kind of job, whose permissions a retry needs.
 _STARTED_BY: dict[str, type[APIView]] = {
     JobKind.TRAINING: ModelVersionListView,
     JobKind.CSV_SCORING: PredictionCsvView,
+    JobKind.LABEL_ISSUES: _LabelCheckStarter,
 }
 
 

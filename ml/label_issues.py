@@ -19,7 +19,7 @@ SELF_CONFIDENCE = "self_confidence"
 ADJUSTED_CONFIDENCE = "adjusted_confidence"
 SUSPICION_METHODS = (SELF_CONFIDENCE, ADJUSTED_CONFIDENCE)
 # Ranked the planted errors of bench/label_issues.py best (the figures are in the README).
-DEFAULT_SUSPICION = SELF_CONFIDENCE
+DEFAULT_SUSPICION = ADJUSTED_CONFIDENCE
 
 
 @dataclass(frozen=True)

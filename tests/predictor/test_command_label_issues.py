@@ -100,12 +100,10 @@ def test_export_writes_the_flagged_base_rows_with_their_lines(base_csv, reviewed
     for row in rows:
         assert int(row["line"]) == lines[row["id"]]
         assert physical[int(row["line"]) - 1].startswith(f"{row['id']},")
-        assert float(row["suspicion"]) == pytest.approx(
-            1 - float(row["out_of_fold_probability"])
-            if row["label"] == "1"
-            else float(row["out_of_fold_probability"]),
-            abs=2e-6,
-        )
+        stored = flagged.get(base_line=int(row["line"]))
+        assert (row["text"], int(row["label"])) == (stored.text, stored.target)
+        assert float(row["suspicion"]) == round(stored.suspicion, 6)
+        assert float(row["out_of_fold_probability"]) == round(stored.probability, 6)
 
 
 @pytest.mark.parametrize(

@@ -81,11 +81,13 @@ def test_every_base_row_and_review_is_stored_with_its_origin(base_csv, reviews, 
         == LabelSuspicion.objects.filter(prediction__isnull=True, flagged=True).count()
     )
     assert report.flagged_reviewed == stored_reviews.filter(flagged=True).count()
+    t_not, t_disaster = report.thresholds
     for row in LabelSuspicion.objects.all():
         assert 0 <= row.probability <= 1
-        assert row.suspicion == pytest.approx(
-            1 - row.probability if row.target else row.probability
-        )
+        # Each class's probability over its threshold, renormalised: the other class's share.
+        disaster, not_disaster = row.probability / t_disaster, (1 - row.probability) / t_not
+        other = not_disaster if row.target else disaster
+        assert row.suspicion == pytest.approx(other / (disaster + not_disaster))
 
 
 def test_base_rows_carry_the_line_their_record_starts_on(base_csv, reviews):

@@ -124,7 +124,7 @@ def label_issues_find(
     Its suspicion ranks all rows (`suspicion_scores`). DatasetError for rows the pipeline cannot
     be fitted on (too few, one class).
     """
-    if method not in SUSPICION_METHODS:
+    if method not in SUSPICION_METHODS:  # now, not after minutes of fitting
         raise ValueError(f"method must be one of {SUSPICION_METHODS}, got {method!r}")
     data.require_trainable()
     probability = out_of_fold_probabilities(

@@ -529,11 +529,16 @@ def job_file(*, job: Job, role: str) -> JobFile | None:
 # --- Label check: reviews that look wrong (issue #17) -------------------------------------------
 
 
+def label_check_review_list() -> QuerySet[Prediction]:
+    """The reviewed predictions whose labels the label check scores: every prediction with a
+    reviewer's label (the one place that says which)."""
+    return Prediction.objects.filter(true_label__isnull=False)
+
+
 def label_check_reviews() -> list[tuple[int, tuple[str, str, str, int]]]:
-    """The reviewed predictions whose labels the label check scores, as (id, (text, keyword,
-    location, target)), by id: every prediction with a reviewer's label."""
+    """`label_check_review_list` as (id, (text, keyword, location, target)), by id."""
     rows = (
-        Prediction.objects.filter(true_label__isnull=False)
+        label_check_review_list()
         .order_by("id")
         .values_list("id", "text", "keyword", "location", "true_label")
     )

@@ -701,12 +701,10 @@ def label_issues_compute(
     the product's pipeline (ml.label_issues), and store one LabelSuspicion per row, replacing
     the last check's rows in one transaction.
 
-    Raises ml.data.DatasetError for a file that cannot be read or rows too few to fit on;
-    nothing changes then.
+    Raises ml.data.DatasetError for a file that cannot be read or rows too few to fit on,
+    ValueError for fewer than 2 folds; nothing changes then.
     """
     report = progress or _no_progress
-    if folds < 2:
-        raise ValueError(f"folds must be at least 2, got {folds}")
     report("reading the data", 2)
     path = data_path or default_training_data()
     started = time.perf_counter()
@@ -761,9 +759,7 @@ def label_issues_compute(
     ]
     with transaction.atomic():
         # A review deleted or cleared while the check ran is left out, not pointed at.
-        still_reviewed = set(
-            Prediction.objects.filter(true_label__isnull=False).values_list("pk", flat=True)
-        )
+        still_reviewed = set(selectors.label_check_review_list().values_list("pk", flat=True))
         LabelSuspicion.objects.all().delete()
         LabelSuspicion.objects.bulk_create(
             [

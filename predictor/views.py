@@ -115,6 +115,7 @@ def _flagged_reviews_url(user: AbstractBaseUser) -> str | None:
     if not (user.is_staff and user.has_perm("predictor.view_prediction")):
         return None
     columns = admin.site.get_model_admin(Prediction).list_display
+    # The changelist's `o` counts its columns from the actions' checkbox, column 0.
     column = columns.index("suspicion_display") + 1
     return f"{reverse('admin:predictor_prediction_changelist')}?label_wrong=yes&o=-{column}"
 

@@ -6,9 +6,9 @@ import json
 import re
 import signal
 import subprocess
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "predict.lua"
 RESULT_PREFIX = "wrk-result "

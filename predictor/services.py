@@ -549,7 +549,8 @@ def prediction_review(
             )
         for start in range(0, len(ids), RELABEL_CHUNK):
             records = []
-            for prediction in Prediction.objects.filter(pk__in=ids[start : start + RELABEL_CHUNK]):
+            chunk = Prediction.objects.filter(pk__in=ids[start : start + RELABEL_CHUNK])
+            for prediction in chunk.order_by("pk"):
                 before = prediction.true_label
                 prediction_relabel(prediction=prediction, true_label=true_label, reviewer=reviewer)
                 kind = ReviewKind.FIRST if before is None else ReviewKind.RELABEL

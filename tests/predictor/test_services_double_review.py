@@ -14,40 +14,11 @@ from rest_framework.test import APIClient
 
 from predictor import selectors, services
 from predictor.models import Label, Prediction, Review, ReviewKind, SecondReview
-from tests.conftest import reviewers_group
+from tests.predictor.conftest import review
 
 pytestmark = pytest.mark.django_db
 
 D, N = Label.DISASTER, Label.NOT_DISASTER
-
-
-@pytest.fixture
-def users(django_user_model):
-    """Three staff reviewers in the Reviewers group: ana, ben, cy."""
-    made = {}
-    for name in ("ana", "ben", "cy"):
-        user = django_user_model.objects.create_user(name, password="pw-" + name, is_staff=True)
-        user.groups.add(reviewers_group())
-        made[name] = user
-    return made
-
-
-@pytest.fixture
-def always_double(settings):
-    settings.DOUBLE_REVIEW_SHARE = 1
-
-
-def review(prediction, user, label, *, via="review queue", shown=None, double=True, rng=None):
-    """One label through the service, as the queue gives it (one item, double review)."""
-    return services.prediction_review(
-        predictions=Prediction.objects.filter(pk=prediction.pk),
-        true_label=label,
-        reviewer=user,
-        via=via,
-        explanation_shown=shown,
-        double_review=double,
-        rng=rng,
-    )
 
 
 def state(prediction) -> str:

@@ -111,6 +111,7 @@ class PredictionAdmin(admin.ModelAdmin):
         "true_label",
         ReviewedFilter,
         ModelWrongFilter,
+        "second_review",
         "model_version",
         "source",
     ]
@@ -137,7 +138,7 @@ class PredictionAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Review", {"fields": ["true_label", "reviewed_by", "reviewed_at"]}),
+        ("Review", {"fields": ["true_label", "reviewed_by", "reviewed_at", "second_review"]}),
     ]
     readonly_fields = [
         "text",
@@ -152,6 +153,7 @@ class PredictionAdmin(admin.ModelAdmin):
         "model_version",
         "reviewed_by",
         "reviewed_at",
+        "second_review",
     ]
 
     @admin.display(description="text")
@@ -250,6 +252,12 @@ class PredictionAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(admin_views.review_queue),
                 {"model_admin": self},
                 name=f"{info}_review",
+            ),
+            path(
+                "conflicts/",
+                self.admin_site.admin_view(admin_views.conflicts),
+                {"model_admin": self},
+                name=f"{info}_conflicts",
             ),
             path(
                 "dashboard/",

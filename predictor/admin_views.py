@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,13 +23,14 @@ from ml.gate import Comparison
 from ml.persistence import ArtifactError
 from predictor import jobs, selectors, services
 from predictor.errors import NoEarlierVersion, NoEvaluationSet, TrainingAlreadyQueued
-from predictor.models import Label, ModelVersion, Prediction
+from predictor.models import Label, ModelVersion, Prediction, SecondReview
 
 # Skipped ids kept in the session (the most recent ones), so "Skip" never shows a tweet again
 # in that session without letting the session grow without bound.
 SKIPPED_SESSION_KEY = "review_skipped"
 SKIPPED_MAX = 1000
 
+RESOLVE_PERMISSION = "predictor.resolve_conflict"
 SKIP = "skip"
 RESTART = "restart"
 DASHBOARD_PERIODS = (7, 30, 90, 365)
@@ -67,13 +69,16 @@ def review_queue(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRes
             _decide(request, form.cleaned_data["prediction"], form.cleaned_data["decision"])
         return HttpResponseRedirect(request.path)
 
-    prediction = services.prediction_review_next(exclude_ids=skipped)
+    prediction = services.prediction_review_next(reviewer=request.user, exclude_ids=skipped)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
         "title": "Review queue",
         "prediction": prediction,
         "progress": selectors.prediction_review_progress(reviewer=request.user),
+        "second_review": prediction is not None
+        and prediction.second_review == SecondReview.PENDING,
+        "can_resolve": request.user.has_perm(RESOLVE_PERMISSION),
         "skipped": len(skipped),
         "decisions": [
             (Label.DISASTER, "Disaster", "d"),
@@ -94,11 +99,16 @@ def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> N
         request.session[SKIPPED_SESSION_KEY] = [*skipped, prediction_id][-SKIPPED_MAX:]
         return
     changed = services.prediction_review(
-        # Only while unreviewed: a colleague's label given meanwhile is not overwritten.
-        predictions=Prediction.objects.filter(pk=prediction_id, true_label__isnull=True),
+        # Only what the queue offers: an unreviewed item (a colleague's label given meanwhile is
+        # not overwritten) or one waiting for its second review by someone else.
+        predictions=Prediction.objects.filter(pk=prediction_id).filter(
+            Q(true_label__isnull=True)
+            | Q(second_review=SecondReview.PENDING) & ~Q(reviewed_by=request.user)
+        ),
         true_label=decision,
         reviewer=request.user,
         via="review queue",
+        double_review=True,
     )
     link = reverse("admin:predictor_prediction_change", args=[prediction_id])
     if changed:
@@ -113,6 +123,64 @@ def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> N
             request,
             format_html(
                 '<a href="{}">#{}</a> was already reviewed (or is gone); nothing was changed.',
+                link,
+                prediction_id,
+            ),
+        )
+
+
+class ConflictResolutionForm(forms.Form):
+    prediction = forms.IntegerField(min_value=1)
+    true_label = forms.ChoiceField(choices=Label.choices)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def conflicts(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """GET lists the predictions whose two reviewers disagreed, with both labels; POST settles
+    one with the final label (services.prediction_conflict_resolve), then redirects back. Needs
+    the resolve_conflict permission."""
+    if not request.user.has_perm(RESOLVE_PERMISSION):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = ConflictResolutionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose the final label of a prediction; nothing was changed.")
+        else:
+            _resolve(request, form.cleaned_data["prediction"], form.cleaned_data["true_label"])
+        return HttpResponseRedirect(request.path)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Conflicts",
+        "conflicts": selectors.prediction_conflict_list(),
+        "counts": selectors.prediction_double_review_counts(),
+        "labels": Label.choices,
+    }
+    return render(request, "admin/predictor/prediction/conflicts.html", context)
+
+
+def _resolve(request: HttpRequest, prediction_id: int, true_label: str) -> None:
+    prediction = Prediction.objects.filter(pk=prediction_id).first()
+    resolved = prediction is not None and services.prediction_conflict_resolve(
+        prediction=prediction, true_label=true_label, resolver=request.user
+    )
+    link = reverse("admin:predictor_prediction_change", args=[prediction_id])
+    if resolved:
+        messages.success(
+            request,
+            format_html(
+                '<a href="{}">#{}</a> resolved as “{}”.',
+                link,
+                prediction_id,
+                Label(true_label).label,
+            ),
+        )
+    else:
+        messages.warning(
+            request,
+            format_html(
+                '<a href="{}">#{}</a> is not in conflict (resolved meanwhile, or gone); '
+                "nothing was changed.",
                 link,
                 prediction_id,
             ),
@@ -140,6 +208,10 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
     audit = selectors.prediction_audit_estimate(since=since)
     active = selectors.model_version_active()
     activations = list(selectors.model_activation_list(since=since))
+    evaluation_set = selectors.evaluation_set_current()
+    reviewer_agreement = selectors.reviewer_evaluation_agreement(
+        since=since, evaluation_set=evaluation_set
+    )
     bins = len(histogram)
     histogram_rows = [
         {"low": n / bins, "high": (n + 1) / bins, "count": count}
@@ -188,6 +260,12 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
         "active": active,
         "activations": activations,
         "chart_data": chart_data,
+        "double_review": selectors.prediction_double_review_counts(),
+        "pairs": selectors.review_pair_agreement(since=since),
+        "reviewers": [row for row in reviewer_agreement if row.reviewer is not None],
+        "reviewers_total": next((row for row in reviewer_agreement if row.reviewer is None), None),
+        "evaluation_set": evaluation_set,
+        "can_resolve": request.user.has_perm(RESOLVE_PERMISSION),
     }
     return render(request, "admin/predictor/prediction/dashboard.html", context)
 

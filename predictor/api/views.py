@@ -143,6 +143,9 @@ class PredictionDetailView(generics.RetrieveAPIView):
             true_label=serializer.validated_data["true_label"],
             reviewer=request.user,
             via="API",
+            # One item, as in the queue: a first review may be drawn for a second reviewer, and
+            # a pending item's label from someone else is its second review.
+            double_review=True,
         )
         return Response(PredictionHistorySerializer(self.get_object()).data)
 

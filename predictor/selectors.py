@@ -27,6 +27,9 @@ from django.db.models.functions import Cast, Floor, Least, NullIf, TruncDate
 from django.utils import timezone
 
 from ml.data import Dataset
+from ml.explain import TOP_TERMS, Explanation, explain
+from ml.persistence import ArtifactError
+from predictor.errors import ExplanationUnavailable
 from predictor.models import (
     EvaluationRow,
     EvaluationSet,
@@ -38,8 +41,10 @@ from predictor.models import (
     ModelActivation,
     ModelVersion,
     Prediction,
+    ReviewerPreference,
     prediction_margin,
 )
+from predictor.version_models import version_models
 
 
 def model_version_active() -> ModelVersion | None:
@@ -504,3 +509,21 @@ def job_training_unfinished() -> Job | None:
 def job_file(*, job: Job, role: str) -> JobFile | None:
     """A job's input or result file, with its bytes."""
     return JobFile.objects.filter(job=job, role=role).first()
+
+
+def prediction_explanation(*, prediction: Prediction, top: int = TOP_TERMS) -> Explanation:
+    """Why the model version that made `prediction` gave it its probability (ml.explain), its
+    `top` words first. ExplanationUnavailable when that version's artifact cannot be loaded."""
+    version = prediction.model_version
+    try:
+        model = version_models.get(version)
+    except ArtifactError as exc:
+        raise ExplanationUnavailable(
+            f"Prediction #{prediction.pk} cannot be explained: {exc}."
+        ) from exc
+    return explain(model, prediction.text, prediction.keyword, prediction.location, top=top)
+
+
+def reviewer_blind_first(*, user: AbstractBaseUser) -> bool:
+    """Whether `user` reviews without the model's reasons until they have answered."""
+    return ReviewerPreference.objects.filter(user=user, blind_first=True).exists()

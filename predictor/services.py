@@ -40,6 +40,7 @@ from predictor.models import (
     ModelActivation,
     ModelVersion,
     Prediction,
+    ReviewerPreference,
     Source,
 )
 from predictor.prediction_store import predictions_insert
@@ -662,3 +663,11 @@ def prediction_replay(*, version: ModelVersion, last: int = 1000, top: int = 20)
         top_flips=flips[:top],
         flip_ids=sorted(flip.prediction_id for flip in flips),
     )
+
+
+def reviewer_preference_update(*, user: AbstractBaseUser, blind_first: bool) -> ReviewerPreference:
+    """Record whether `user` reviews without the model's reasons until they have answered."""
+    preference, _ = ReviewerPreference.objects.update_or_create(
+        user=user, defaults={"blind_first": blind_first}
+    )
+    return preference

@@ -19,10 +19,16 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from ml.explain import Explanation
 from ml.gate import Comparison
 from ml.persistence import ArtifactError
 from predictor import jobs, selectors, services
-from predictor.errors import NoEarlierVersion, NoEvaluationSet, TrainingAlreadyQueued
+from predictor.errors import (
+    ExplanationUnavailable,
+    NoEarlierVersion,
+    NoEvaluationSet,
+    TrainingAlreadyQueued,
+)
 from predictor.models import Label, ModelVersion, Prediction, SecondReview
 
 # Skipped ids kept in the session (the most recent ones), so "Skip" never shows a tweet again
@@ -31,6 +37,11 @@ SKIPPED_SESSION_KEY = "review_skipped"
 SKIPPED_MAX = 1000
 
 RESOLVE_PERMISSION = "predictor.resolve_conflict"
+# With "blind first", the prediction just answered, whose reasons the next page shows.
+ANSWERED_SESSION_KEY = "review_answered"
+# The queue page's second form: "on" or "off" (the reviewer's preference).
+BLIND_FIRST_FIELD = "blind_first"
+
 SKIP = "skip"
 RESTART = "restart"
 DASHBOARD_PERIODS = (7, 30, 90, 365)
@@ -61,15 +72,25 @@ def review_queue(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRes
     """GET shows the next unreviewed prediction; POST labels or skips it, then redirects back."""
     _require(request, model_admin, "change")
     skipped: list[int] = request.session.get(SKIPPED_SESSION_KEY, [])
+    blind_first = selectors.reviewer_blind_first(user=request.user)
     if request.method == "POST":
+        if BLIND_FIRST_FIELD in request.POST:
+            _set_blind_first(request, request.POST[BLIND_FIRST_FIELD])
+            return HttpResponseRedirect(request.path)
+        # Whether the reviewer saw the model's reasons before answering this one.
+        explanation_shown = not blind_first
         form = ReviewDecisionForm(request.POST)
         if not form.is_valid():
             messages.error(request, "That decision was not understood; nothing was changed.")
         else:
-            _decide(request, form.cleaned_data["prediction"], form.cleaned_data["decision"])
+            prediction_id, decision = form.cleaned_data["prediction"], form.cleaned_data["decision"]
+            _decide(request, prediction_id, decision, explanation_shown=explanation_shown)
+            if not explanation_shown and decision in Label.values:
+                request.session[ANSWERED_SESSION_KEY] = prediction_id
         return HttpResponseRedirect(request.path)
 
     prediction = services.prediction_review_next(reviewer=request.user, exclude_ids=skipped)
+    answered = _answered_prediction(request)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -85,11 +106,46 @@ def review_queue(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRes
             (Label.NOT_DISASTER, "Not a disaster", "n"),
             (SKIP, "Skip", "s"),
         ],
+        "blind_first": blind_first,
+        "explanation": _explanation(prediction) if prediction and not blind_first else None,
+        "answered": answered,
+        "answered_explanation": _explanation(answered) if answered else None,
+        "answered_heading": answered
+        and f"Why the model said “{answered.get_predicted_label_display()}” for #{answered.pk}",
     }
     return render(request, "admin/predictor/prediction/review_queue.html", context)
 
 
-def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> None:
+def _set_blind_first(request: HttpRequest, value: str) -> None:
+    if value not in ("on", "off"):
+        messages.error(request, "That preference was not understood; nothing was changed.")
+        return
+    services.reviewer_preference_update(user=request.user, blind_first=value == "on")
+    if value == "on":
+        messages.info(request, "The model's reasons now stay hidden until you have answered.")
+    else:
+        messages.info(request, "The model's reasons are shown with each prediction again.")
+
+
+def _answered_prediction(request: HttpRequest) -> Prediction | None:
+    """The prediction answered blind just before, once (the session forgets it)."""
+    answered_id = request.session.pop(ANSWERED_SESSION_KEY, None)
+    if answered_id is None:
+        return None
+    return selectors.prediction_list().filter(pk=answered_id).first()
+
+
+def _explanation(prediction: Prediction) -> Explanation | None:
+    """The prediction's explanation; None (the page says so) when its version cannot be loaded."""
+    try:
+        return selectors.prediction_explanation(prediction=prediction)
+    except ExplanationUnavailable:
+        return None
+
+
+def _decide(
+    request: HttpRequest, prediction_id: int | None, decision: str, *, explanation_shown: bool
+) -> None:
     skipped: list[int] = request.session.get(SKIPPED_SESSION_KEY, [])
     if decision == RESTART:
         request.session[SKIPPED_SESSION_KEY] = []
@@ -108,6 +164,7 @@ def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> N
         true_label=decision,
         reviewer=request.user,
         via="review queue",
+        explanation_shown=explanation_shown,
         double_review=True,
     )
     link = reverse("admin:predictor_prediction_change", args=[prediction_id])

@@ -414,3 +414,16 @@ class JobFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} of job #{self.job_id}: {self.name}"
+
+
+class ReviewerPreference(models.Model):
+    """How a reviewer wants the review queue: with `blind_first`, the model's reasons stay hidden
+    until they have answered (explanations pull people towards the model's verdict)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_preference"
+    )
+    blind_first = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"review preferences of {self.user}"

@@ -29,7 +29,10 @@ from django.utils import timezone
 
 from ml.agreement import cohen_kappa
 from ml.data import Dataset
+from ml.explain import TOP_TERMS, Explanation, explain
 from ml.groups import group_key
+from ml.persistence import ArtifactError
+from predictor.errors import ExplanationUnavailable
 from predictor.models import (
     EvaluationRow,
     EvaluationSet,
@@ -42,11 +45,13 @@ from predictor.models import (
     ModelVersion,
     Prediction,
     Review,
+    ReviewerPreference,
     ReviewKind,
     SecondReview,
     label_is_truth,
     prediction_margin,
 )
+from predictor.version_models import version_models
 
 
 def model_version_active() -> ModelVersion | None:
@@ -701,3 +706,21 @@ def job_training_unfinished() -> Job | None:
 def job_file(*, job: Job, role: str) -> JobFile | None:
     """A job's input or result file, with its bytes."""
     return JobFile.objects.filter(job=job, role=role).first()
+
+
+def prediction_explanation(*, prediction: Prediction, top: int = TOP_TERMS) -> Explanation:
+    """Why the model version that made `prediction` gave it its probability (ml.explain), its
+    `top` words first. ExplanationUnavailable when that version's artifact cannot be loaded."""
+    version = prediction.model_version
+    try:
+        model = version_models.get(version)
+    except ArtifactError as exc:
+        raise ExplanationUnavailable(
+            f"Prediction #{prediction.pk} cannot be explained: {exc}."
+        ) from exc
+    return explain(model, prediction.text, prediction.keyword, prediction.location, top=top)
+
+
+def reviewer_blind_first(*, user: AbstractBaseUser) -> bool:
+    """Whether `user` reviews without the model's reasons until they have answered."""
+    return ReviewerPreference.objects.filter(user=user, blind_first=True).exists()

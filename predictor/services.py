@@ -41,6 +41,7 @@ from predictor.models import (
     ModelVersion,
     Prediction,
     Review,
+    ReviewerPreference,
     ReviewKind,
     SecondReview,
     Source,
@@ -844,3 +845,11 @@ def prediction_replay(*, version: ModelVersion, last: int = 1000, top: int = 20)
         top_flips=flips[:top],
         flip_ids=sorted(flip.prediction_id for flip in flips),
     )
+
+
+def reviewer_preference_update(*, user: AbstractBaseUser, blind_first: bool) -> ReviewerPreference:
+    """Record whether `user` reviews without the model's reasons until they have answered."""
+    preference, _ = ReviewerPreference.objects.update_or_create(
+        user=user, defaults={"blind_first": blind_first}
+    )
+    return preference

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from predictor import jobs, selectors, services
 from predictor.active_model import active_model
 from predictor.csv_scoring import RESULT_COLUMNS
-from predictor.errors import ModelUnavailable, TrainingAlreadyQueued
+from predictor.errors import ExplanationUnavailable, ModelUnavailable, TrainingAlreadyQueued
 from predictor.forms import CsvUploadForm, TweetForm
 from predictor.middleware import unavailable_page
 from predictor.models import Job, JobFile, JobKind, JobStatus, Source
@@ -52,7 +52,14 @@ def predict_page(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "predict.html", {"form": form}, status=400)
     prediction = services.prediction_create(tweet=form.tweet, source=Source.FORM)
-    return render(request, "predict.html", {"form": form, "prediction": prediction})
+    try:
+        explanation = selectors.prediction_explanation(prediction=prediction)
+    except ExplanationUnavailable:
+        # Only if the version was swapped and its artifact lost in between: the verdict stands.
+        logger.warning("prediction %s was stored but cannot be explained", prediction.pk)
+        explanation = None
+    context = {"form": form, "prediction": prediction, "explanation": explanation}
+    return render(request, "predict.html", context)
 
 
 def job_url(job: Job) -> str:

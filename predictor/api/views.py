@@ -28,6 +28,7 @@ from predictor.api.serializers import (
     JobConflictSerializer,
     JobSerializer,
     ModelVersionSerializer,
+    PredictionExplanationSerializer,
     PredictionHistorySerializer,
     PredictionSerializer,
     RelabelSerializer,
@@ -148,6 +149,27 @@ class PredictionDetailView(generics.RetrieveAPIView):
             double_review=True,
         )
         return Response(PredictionHistorySerializer(self.get_object()).data)
+
+
+class PredictionExplanationView(generics.RetrieveAPIView):
+    """GET why the model version that made a stored prediction gave it its probability (staff):
+    the words that pushed it towards "disaster" and away, adding up exactly to `score`."""
+
+    queryset = selectors.prediction_list()
+    serializer_class = PredictionExplanationSerializer
+
+    @extend_schema(
+        responses={
+            200: PredictionExplanationSerializer,
+            409: OpenApiResponse(
+                description="The model version that made it cannot be loaded (see `detail`)."
+            ),
+        }
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        prediction = self.get_object()
+        explanation = selectors.prediction_explanation(prediction=prediction)
+        return Response(PredictionExplanationSerializer.represent(prediction, explanation))
 
 
 _JOB_QUEUED = OpenApiResponse(JobSerializer, description="Queued: poll the job's `url`.")

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from predictor import admin_views
-from predictor.models import Label, Prediction
+from predictor import admin_views, selectors
+from predictor.models import Label, Prediction, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -418,8 +418,6 @@ def test_the_queue_shows_why_the_model_said_it(reviewer_client, explained_queue)
 
 
 def test_blind_first_hides_the_reasons_until_the_answer(reviewer_client, reviewer, explained_queue):
-    from predictor import selectors
-
     reviewer_client.post(QUEUE, {"blind_first": "on"})
     assert selectors.reviewer_blind_first(user=reviewer) is True
 
@@ -444,8 +442,6 @@ def test_blind_first_hides_the_reasons_until_the_answer(reviewer_client, reviewe
 
 
 def test_blind_first_can_be_turned_off_again(reviewer_client, reviewer, explained_queue):
-    from predictor import selectors
-
     reviewer_client.post(QUEUE, {"blind_first": "on"})
     reviewer_client.post(QUEUE, {"blind_first": "off"})
 
@@ -454,8 +450,6 @@ def test_blind_first_can_be_turned_off_again(reviewer_client, reviewer, explaine
 
 
 def test_a_bad_preference_changes_nothing(reviewer_client, reviewer, explained_queue):
-    from predictor import selectors
-
     reviewer_client.post(QUEUE, {"blind_first": "maybe"})
 
     assert selectors.reviewer_blind_first(user=reviewer) is False
@@ -478,3 +472,17 @@ def test_a_version_that_cannot_be_loaded_leaves_the_queue_working(
 
     assert page.status_code == 200
     assert "cannot be loaded to explain it" in page.content.decode()
+
+
+def test_each_review_records_whether_the_reasons_were_shown(
+    reviewer_client, reviewer, explained_queue
+):
+    """What the dashboard splits reviewers' agreement by: shown, or hidden until answered."""
+    decide(reviewer_client, explained_queue["first"], Label.DISASTER)
+    reviewer_client.post(QUEUE, {"blind_first": "on"})
+    decide(reviewer_client, explained_queue["second"], Label.NOT_DISASTER)
+
+    shown = dict(
+        Review.objects.filter(reviewer=reviewer).values_list("prediction_id", "explanation_shown")
+    )
+    assert shown == {explained_queue["first"].pk: True, explained_queue["second"].pk: False}

@@ -358,7 +358,9 @@ def _is_server(pid: int) -> bool:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return any(a.endswith((b"gunicorn", b"seed_app/app.py")) for a in args)
+    # The program (or the script Python runs), not any argument: the supervisor that starts
+    # gunicorn names it among its own arguments.
+    return any(a.endswith((b"gunicorn", b"seed_app/app.py")) for a in args[:2])
 
 
 def pss_bytes(pid: int) -> int:

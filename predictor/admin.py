@@ -141,6 +141,7 @@ class PredictionAdmin(admin.ModelAdmin):
         ReviewedFilter,
         ModelWrongFilter,
         LabelLooksWrongFilter,
+        "second_review",
         "model_version",
         "source",
     ]
@@ -167,7 +168,18 @@ class PredictionAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Review", {"fields": ["true_label", "reviewed_by", "reviewed_at", "suspicion_display"]}),
+        (
+            "Review",
+            {
+                "fields": [
+                    "true_label",
+                    "reviewed_by",
+                    "reviewed_at",
+                    "second_review",
+                    "suspicion_display",
+                ]
+            },
+        ),
     ]
     readonly_fields = [
         "text",
@@ -183,6 +195,7 @@ class PredictionAdmin(admin.ModelAdmin):
         "reviewed_by",
         "reviewed_at",
         "suspicion_display",
+        "second_review",
     ]
 
     @admin.display(description="text")
@@ -290,6 +303,12 @@ class PredictionAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(admin_views.review_queue),
                 {"model_admin": self},
                 name=f"{info}_review",
+            ),
+            path(
+                "conflicts/",
+                self.admin_site.admin_view(admin_views.conflicts),
+                {"model_admin": self},
+                name=f"{info}_conflicts",
             ),
             path(
                 "dashboard/",

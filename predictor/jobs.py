@@ -195,6 +195,20 @@ def _finish_failed(job: Job, error: str) -> None:
     _discard_partial_output(job)
 
 
+def job_start_allowed(*, user: AbstractBaseUser, kind: str) -> bool:
+    """Whether `user` may start a job of `kind`, or start a failed one again: the one rule of
+    the API, the pages and the admin. A training needs staff allowed to add model versions (as
+    `POST /api/models/` asks), a label check staff allowed to relabel predictions (the admin's
+    Check labels), a CSV file staff (`POST /api/predictions/csv/`, /upload/)."""
+    if not (user.is_authenticated and user.is_staff):
+        return False
+    if kind == JobKind.TRAINING:
+        return user.has_perm("predictor.add_modelversion")
+    if kind == JobKind.LABEL_ISSUES:
+        return user.has_perm("predictor.change_prediction")
+    return True
+
+
 def jobs_reap_stale() -> list[int]:
     """Fail every running job whose heartbeat is older than JOB_STALE_SECONDS and discard what
     it left half done, and every queued job whose task a worker took that long ago without

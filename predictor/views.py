@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from predictor import jobs, selectors, services
 from predictor.active_model import active_model
 from predictor.csv_scoring import RESULT_COLUMNS
-from predictor.errors import ModelUnavailable, TrainingAlreadyQueued
+from predictor.errors import ExplanationUnavailable, ModelUnavailable, TrainingAlreadyQueued
 from predictor.forms import CsvUploadForm, TweetForm
 from predictor.middleware import unavailable_page
 from predictor.models import Job, JobFile, JobKind, JobStatus, Prediction, Source
@@ -52,7 +52,14 @@ def predict_page(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "predict.html", {"form": form}, status=400)
     prediction = services.prediction_create(tweet=form.tweet, source=Source.FORM)
-    return render(request, "predict.html", {"form": form, "prediction": prediction})
+    try:
+        explanation = selectors.prediction_explanation(prediction=prediction)
+    except ExplanationUnavailable:
+        # Only if the version was swapped and its artifact lost in between: the verdict stands.
+        logger.warning("prediction %s was stored but cannot be explained", prediction.pk)
+        explanation = None
+    context = {"form": form, "prediction": prediction, "explanation": explanation}
+    return render(request, "predict.html", context)
 
 
 def job_url(job: Job) -> str:
@@ -70,15 +77,9 @@ def job_duration(job: Job) -> str:
 
 
 def job_retry_allowed(*, user: AbstractBaseUser, job: Job) -> bool:
-    """Whether `user` may start failed `job` again: a training needs the right to add model
-    versions (as `POST /api/models/` does), a CSV file the right to upload one (staff)."""
-    if job.status != JobStatus.FAILED:
-        return False
-    if job.kind == JobKind.TRAINING:
-        return user.has_perm("predictor.add_modelversion")
-    if job.kind == JobKind.LABEL_ISSUES:
-        return user.is_staff and user.has_perm("predictor.change_prediction")
-    return user.is_staff
+    """Whether `user` may start failed `job` again: what starting it needs
+    (jobs.job_start_allowed)."""
+    return job.status == JobStatus.FAILED and jobs.job_start_allowed(user=user, kind=job.kind)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

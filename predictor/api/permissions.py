@@ -1,6 +1,6 @@
 """Who may read and change history and models through the API."""
 
-from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.permissions import DjangoModelPermissions
 
 
 class StaffModelPermissions(DjangoModelPermissions):
@@ -17,16 +17,3 @@ class StaffModelPermissions(DjangoModelPermissions):
         if not (user and user.is_authenticated and user.is_staff):
             return False
         return super().has_permission(request, view)
-
-
-class CanCheckLabels(BasePermission):
-    """Staff who may relabel predictions: those the admin's "Check labels" button is for."""
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and user.is_staff
-            and user.has_perm("predictor.change_prediction")
-        )

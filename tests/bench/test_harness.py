@@ -6,13 +6,16 @@ wrk_samples/: *-hook.txt end with predict.lua's JSON line; *-summary.txt are pla
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bench import report
 from bench.cases import HttpResult
-from bench.servers import GunicornConfig
+from bench.servers import GunicornConfig, _is_server
 from bench.wrk import RESULT_PREFIX, WrkError, WrkResult, parse_wrk_output
 
 SAMPLES = Path(__file__).resolve().parent / "wrk_samples"
@@ -210,3 +213,31 @@ def test_latency_target_against_in_process() -> None:
     assert report.target_verdicts({"ours": ours, "seed": seed})["ours"][name] is True
     ours["http1_p50_ms"] = 2.01
     assert report.target_verdicts({"ours": ours, "seed": seed})["ours"][name] is False
+
+
+def test_a_process_that_names_gunicorn_among_its_arguments_is_not_a_serving_process(
+    tmp_path: Path,
+) -> None:
+    """The supervisor starts gunicorn and names it in its own arguments: it is not counted (nor
+    its memory) among the serving processes; gunicorn itself, run by Python, is."""
+    script = tmp_path / "gunicorn"
+    script.write_text("import time\ntime.sleep(30)\n")
+    naming = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "gunicorn"])
+    running = subprocess.Popen([sys.executable, str(script)])
+    try:
+        for process in (naming, running):
+            # Right after the fork the child's command line can still read empty.
+            deadline = time.monotonic() + 10
+            while (
+                not Path(f"/proc/{process.pid}/cmdline")
+                .read_bytes()
+                .startswith(sys.executable.encode())
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        assert not _is_server(naming.pid)
+        assert _is_server(running.pid)
+    finally:
+        for process in (naming, running):
+            process.kill()
+            process.wait()

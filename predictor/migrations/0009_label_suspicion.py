@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictor', '0006_jobs'),
+        ('predictor', '0008_reviewer_preference'),
     ]
 
     operations = [

@@ -8,6 +8,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "predict.lua"
 RESULT_PREFIX = "wrk-result "
@@ -133,34 +134,19 @@ def wrk_command(
     return [*command, f"{pause_ms:g}"] if pause_ms > 0 else command
 
 
-def run_wrk(
-    url: str,
-    *,
-    bodies: Path,
-    content_type: str,
-    connections: int,
-    duration_s: float,
-    threads: int | None = None,
-    timeout_s: float = 10,
-    pause_ms: float = 0,
-) -> tuple[WrkResult, str]:
-    """POST the bodies to url for duration_s; the result and wrk's full output."""
-    command = wrk_command(
-        url,
-        bodies=bodies,
-        content_type=content_type,
-        connections=connections,
-        duration_s=duration_s,
-        threads=threads,
-        timeout_s=timeout_s,
-        pause_ms=pause_ms,
-    )
+def run_wrk(url: str, *, duration_s: float, **options: Any) -> tuple[WrkResult, str]:
+    """POST the bodies to url for duration_s (the other options: `wrk_command`'s); the result
+    and wrk's full output."""
+    command = wrk_command(url, duration_s=duration_s, **options)
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + 60, check=False
     )
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        raise WrkError(f"{' '.join(command)} exited with {done.returncode}:\n{output[-2000:]}")
+    return _finished(command, done.returncode, done.stdout + done.stderr)
+
+
+def _finished(command: list[str], returncode: int, output: str) -> tuple[WrkResult, str]:
+    if returncode != 0:
+        raise WrkError(f"{' '.join(command)} exited with {returncode}:\n{output[-2000:]}")
     return parse_wrk_output(output), output
 
 
@@ -183,11 +169,7 @@ class WrkUntilStopped:
         except subprocess.TimeoutExpired:
             self.process.kill()
             output, _ = self.process.communicate()
-        if self.process.returncode != 0:
-            raise WrkError(
-                f"{' '.join(self.command)} exited with {self.process.returncode}:\n{output[-2000:]}"
-            )
-        return parse_wrk_output(output), output
+        return _finished(self.command, self.process.returncode, output)
 
 
 def wrk_version() -> str:

@@ -361,6 +361,13 @@ AUDIT_SHARE = env_float("AUDIT_SHARE", 0.1)
 for _name, _share in (("EVALUATION_SHARE", EVALUATION_SHARE), ("AUDIT_SHARE", AUDIT_SHARE)):
     if not 0 <= _share < 1 or (_name == "EVALUATION_SHARE" and not _share):
         raise ImproperlyConfigured(f"{_name} must be a share between 0 and 1, not {_share}")
+# The share of first reviews (given in the review queue or through the API, one item at a time)
+# sent back to the queue for a second, different reviewer; 0 turns double review off, 1 sends all.
+DOUBLE_REVIEW_SHARE = env_float("DOUBLE_REVIEW_SHARE", 0.1)
+if not 0 <= DOUBLE_REVIEW_SHARE <= 1:
+    raise ImproperlyConfigured(
+        f"DOUBLE_REVIEW_SHARE must be a share between 0 and 1, not {DOUBLE_REVIEW_SHARE}"
+    )
 
 
 # Background jobs

@@ -86,8 +86,24 @@ class Dataset:
                 )
 
 
+@dataclass(frozen=True)
+class CsvRecords:
+    """A CSV file's data set with where each row came from: ``lines[i]`` is the physical line
+    row ``i`` starts on (the header is line 1; a quoted field may span several lines, so this is
+    not ``i + 2``), ``ids[i]`` its ``id`` column (``""`` when the file has none)."""
+
+    data: Dataset
+    lines: tuple[int, ...]
+    ids: tuple[str, ...]
+
+
 def read_csv(path: str | os.PathLike) -> Dataset:
     """Read columns keyword, location, text and target from a UTF-8 CSV file; others are ignored."""
+    return read_csv_records(path).data
+
+
+def read_csv_records(path: str | os.PathLike) -> CsvRecords:
+    """`read_csv`, keeping each row's starting line and ``id`` column."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle, strict=True)
@@ -107,7 +123,7 @@ def read_csv(path: str | os.PathLike) -> Dataset:
         raise DatasetError(f"cannot read {os.fspath(path)}: {error.strerror or error}") from None
 
 
-def _read_rows(reader: csv.DictReader, path: str | os.PathLike) -> Dataset:
+def _read_rows(reader: csv.DictReader, path: str | os.PathLike) -> CsvRecords:
     if reader.fieldnames is None:
         raise DatasetError(f"{os.fspath(path)} is empty")
     header = [name.strip() for name in reader.fieldnames]
@@ -118,7 +134,7 @@ def _read_rows(reader: csv.DictReader, path: str | os.PathLike) -> Dataset:
         raise DatasetError(f"{os.fspath(path)} is missing column(s): {', '.join(missing)}")
     reader.fieldnames = header
 
-    rows = []
+    rows, lines, ids = [], [], []
     line = reader.line_num
     for record in reader:
         # A quoted field may span several lines; report the line the record starts on.
@@ -133,6 +149,8 @@ def _read_rows(reader: csv.DictReader, path: str | os.PathLike) -> Dataset:
             )
         keyword, location = (record["keyword"] or "").strip(), (record["location"] or "").strip()
         rows.append((text, keyword, location, int(target)))
+        lines.append(start)
+        ids.append((record.get("id") or "").strip())
     if not rows:
         raise DatasetError(f"{os.fspath(path)} has no data rows")
-    return Dataset.from_rows(rows)
+    return CsvRecords(Dataset.from_rows(rows), tuple(lines), tuple(ids))

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ml.evaluate import Metrics
+from ml.explain import Explainer
 from ml.pipeline import input_matrix
 from ml.single_tweet import SingleTweetScorer
 
@@ -25,10 +26,11 @@ class TrainedModel:
     train_seconds: float
     library_versions: dict[str, str]
     _scorer: SingleTweetScorer | None = field(default=None, init=False, repr=False, compare=False)
+    _explainer: Explainer | None = field(default=None, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
-        # The scorer only holds views of the pipeline; it is rebuilt after loading.
-        return {**self.__dict__, "_scorer": None}
+        # The scorer and explainer only hold views of the pipeline; they are rebuilt after loading.
+        return {**self.__dict__, "_scorer": None, "_explainer": None}
 
     def predict_proba(
         self, text: Sequence[str], keyword: Sequence[str], location: Sequence[str]
@@ -42,6 +44,14 @@ class TrainedModel:
             self._scorer = SingleTweetScorer(self.pipeline)
         return self._scorer(text, keyword, location)
 
+    def explainer(self) -> Explainer:
+        """What `ml.explain.explain` needs of this model, built on first use."""
+        if self._explainer is None:
+            if self._scorer is None:
+                self._scorer = SingleTweetScorer(self.pipeline)
+            self._explainer = Explainer(self.pipeline, self._scorer)
+        return self._explainer
+
     def prepare_for_serving(self, n_threads: int = 1) -> None:
         """Limit XGBoost to ``n_threads``; build the single-tweet scorer before the first call."""
         trees = self.pipeline.named_steps["classifier"].named_estimators_["trees"]
@@ -49,3 +59,4 @@ class TrainedModel:
         xgb.set_params(n_jobs=n_threads)
         xgb.get_booster().set_param({"nthread": n_threads})
         self._scorer = SingleTweetScorer(self.pipeline)
+        self._explainer = None

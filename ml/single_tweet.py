@@ -95,14 +95,17 @@ class SingleTweetScorer:
         indices, data = self.features(text, keyword, location)
         margin = self._intercept + float(np.dot(self._coef[indices], data))
         linear = _sigmoid(margin)
+        tree = self._trees.probability(self.tree_row(indices, data))
+        return float(self._linear_weight * linear + self._tree_weight * tree)
 
+    def tree_row(self, indices: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """The dense float32 row the trees score: the selected columns of a feature row."""
         # Absent entries are missing values to XGBoost, as they were in the sparse training matrix.
         tree_row = np.full(self._n_tree_features, np.nan, dtype=np.float32)
         columns = self._tree_column[indices]
         kept = columns >= 0
         tree_row[columns[kept]] = data[kept]
-        tree = self._trees.probability(tree_row)
-        return float(self._linear_weight * linear + self._tree_weight * tree)
+        return tree_row
 
 
 def _sigmoid(margin: float) -> float:

@@ -88,6 +88,28 @@ class CachedTfidfVectorizer(TfidfVectorizer):
         lookup = self.vocabulary_.get
         return [i for i in map(lookup, self._analyzer()(document)) if i is not None]
 
+    def word_ngram_indices(self, document: str) -> list[tuple[str, list[int]]]:
+        """char_wb only: each word of the preprocessed ``document``, in order, with the
+        vocabulary indices of its n-grams (the explanations map n-grams back to words)."""
+        if self.analyzer != "char_wb":
+            raise ValueError("word_ngram_indices needs analyzer='char_wb'")
+        try:
+            preprocess = self._cached_preprocessor
+        except AttributeError:
+            preprocess = self._cached_preprocessor = self.build_preprocessor()
+            self._word_cache = {}
+        words = preprocess(self.decode(document)).split()
+        return [(word, self._word_indices(word)) for word in words]
+
+    def _word_indices(self, word: str) -> list[int]:
+        indices = self._word_cache.get(word)
+        if indices is None:
+            lookup = self.vocabulary_.get
+            indices = [i for i in map(lookup, self._char_wb_ngrams(word)) if i is not None]
+            if len(self._word_cache) < WORD_CACHE_SIZE:
+                self._word_cache[word] = indices
+        return indices
+
     def _char_wb_indices(self, document: str) -> list[int]:
         # char_wb n-grams never cross a word boundary, so a document's n-grams are its
         # words' n-grams one after the other (as the parent's _char_wb_ngrams makes them).

@@ -66,34 +66,48 @@ def out_of_fold_splits(
     return list(plain.split(groups, target))
 
 
-def train(
+def out_of_fold_probabilities(
     data: Dataset,
     *,
+    folds: int = CV_FOLDS,
     seed: int = 42,
     n_jobs: int = 2,
-    folds: int = CV_FOLDS,
     on_fit_done: Callable[[int, int], None] | None = None,
-) -> TrainedModel:
-    """Fit on all rows at the threshold that maximises out-of-fold F1.
+) -> np.ndarray:
+    """P(disaster) of every row from a pipeline fitted on the other folds (`out_of_fold_splits`),
+    so that no row is scored by a model that saw its label or a near-copy of it.
 
-    ``folds`` models, each fitted on the other folds, predict every row once; the threshold
-    is the F1-best one on these out-of-fold probabilities, and ``TrainedModel.validation``
-    scores them at that threshold (``n`` is every row). The model returned is a separate fit on
-    all rows. The fits are independent, so with ``n_jobs >= 2`` up to ``n_jobs`` run side by
-    side, each giving XGBoost ``n_jobs`` divided among them. The returned model predicts on one
-    thread. ``on_fit_done(done, total)`` is called as each of the ``folds + 1`` fits ends.
+    ``on_fit_done(done, total)`` is called as each of the fold fits ends. DatasetError when the
+    pipeline cannot be fitted on these rows.
     """
+    probabilities, _ = _fit_out_of_fold(
+        data, folds=folds, seed=seed, n_jobs=n_jobs, refit=False, on_fit_done=on_fit_done
+    )
+    return probabilities
+
+
+def _fit_out_of_fold(
+    data: Dataset,
+    *,
+    folds: int,
+    seed: int,
+    n_jobs: int,
+    refit: bool,
+    on_fit_done: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, Pipeline | None]:
+    """The out-of-fold probabilities and, with ``refit``, a pipeline fitted on all rows in the
+    same pool of fits."""
     data.require_trainable()
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
-    started = time.perf_counter()
     features = input_matrix(data.text, data.keyword, data.location)
     target = np.asarray(data.target, dtype=np.int64)
     splits = out_of_fold_splits(data, folds=folds, seed=seed)
 
     # Fits side by side beat one XGBoost with several threads: at this size its threads gain
     # little, and on a busy machine they spin-wait (70 s instead of 20 s to train, measured).
-    concurrent_fits = max(1, min(n_jobs, len(splits) + 1))
+    total_fits = len(splits) + refit
+    concurrent_fits = max(1, min(n_jobs, total_fits))
     threads = max(1, n_jobs // concurrent_fits)
 
     def fit(rows: np.ndarray) -> Pipeline:
@@ -102,7 +116,6 @@ def train(
     def predict_held_out(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
         return fit(fit_rows).predict_proba(features[predict_rows])[:, 1]
 
-    total_fits = len(splits) + 1
     done = iter(range(1, total_fits + 1))
     done_lock = threading.Lock()
 
@@ -115,19 +128,46 @@ def train(
     try:
         with ThreadPoolExecutor(max_workers=concurrent_fits) as executor:
             # The refit on all rows is the longest: submitted first, it does not finish last.
-            refit = executor.submit(fit, np.arange(len(target)))
+            everything = executor.submit(fit, np.arange(len(target))) if refit else None
             held_out = [
                 (predict_rows, executor.submit(predict_held_out, fit_rows, predict_rows))
                 for fit_rows, predict_rows in splits
             ]
-            for future in (refit, *(proba for _, proba in held_out)):
+            futures = [proba for _, proba in held_out]
+            for future in ([everything] if everything else []) + futures:
                 future.add_done_callback(report)
             for predict_rows, proba in held_out:
                 out_of_fold[predict_rows] = proba.result()
-            pipeline = refit.result()
+            pipeline = everything.result() if everything else None
     except ValueError as error:
         # The settings are fixed, so a ValueError here is about the data (no word occurs twice...).
         raise DatasetError(f"cannot train on these {len(data)} rows: {error}") from error
+    return out_of_fold, pipeline
+
+
+def train(
+    data: Dataset,
+    *,
+    seed: int = 42,
+    n_jobs: int = 2,
+    folds: int = CV_FOLDS,
+    on_fit_done: Callable[[int, int], None] | None = None,
+) -> TrainedModel:
+    """Fit on all rows at the threshold that maximises out-of-fold F1.
+
+    ``folds`` models, each fitted on the other folds, predict every row once
+    (`out_of_fold_probabilities`); the threshold is the F1-best one on these out-of-fold
+    probabilities, and ``TrainedModel.validation`` scores them at that threshold (``n`` is every
+    row). The model returned is a separate fit on all rows. The fits are independent, so with
+    ``n_jobs >= 2`` up to ``n_jobs`` run side by side, each giving XGBoost ``n_jobs`` divided
+    among them. The returned model predicts on one thread. ``on_fit_done(done, total)`` is called
+    as each of the ``folds + 1`` fits ends.
+    """
+    started = time.perf_counter()
+    out_of_fold, pipeline = _fit_out_of_fold(
+        data, folds=folds, seed=seed, n_jobs=n_jobs, refit=True, on_fit_done=on_fit_done
+    )
+    target = np.asarray(data.target, dtype=np.int64)
     threshold = best_threshold(target, out_of_fold)
     model = TrainedModel(
         pipeline=pipeline,

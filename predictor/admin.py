@@ -8,7 +8,7 @@ import csv
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.loader import render_to_string
@@ -71,6 +71,34 @@ class ModelWrongFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LabelLooksWrongFilter(admin.SimpleListFilter):
+    """Predictions by the last label check (`manage.py label_issues`, "Check labels")."""
+
+    title = "label looks wrong"
+    parameter_name = "label_wrong"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No"), ("unchecked", "Not checked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(suspicion__flagged=self.value() == "yes")
+        if self.value() == "unchecked":
+            return queryset.filter(suspicion__isnull=True)
+        return queryset
+
+
+class _NullsLast(F):
+    """A column ordering that puts rows without a value last, ascending or descending (the
+    admin calls asc()/desc() with no arguments)."""
+
+    def asc(self, **kwargs: Any) -> OrderBy:
+        return super().asc(nulls_last=True)
+
+    def desc(self, **kwargs: Any) -> OrderBy:
+        return super().desc(nulls_last=True)
+
+
 class _ChangeListQuerySet(QuerySet):
     """The changelist's queryset: the date hierarchy's `datetimes()` probes the `created` index
     per period (selectors.prediction_created_periods) instead of truncating every row's date."""
@@ -103,6 +131,7 @@ class PredictionAdmin(admin.ModelAdmin):
         "version",
         "true_label",
         "reviewed_by",
+        "suspicion_display",
         "created_display",
     ]
     list_display_links = ["short_text"]
@@ -111,10 +140,12 @@ class PredictionAdmin(admin.ModelAdmin):
         "true_label",
         ReviewedFilter,
         ModelWrongFilter,
+        LabelLooksWrongFilter,
+        "second_review",
         "model_version",
         "source",
     ]
-    list_select_related = ["model_version", "reviewed_by"]
+    list_select_related = ["model_version", "reviewed_by", "suspicion"]
     date_hierarchy = "created"
     search_fields = ["text", "keyword", "location"]
     search_help_text = "Searches the text, keyword and location."
@@ -137,7 +168,18 @@ class PredictionAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Review", {"fields": ["true_label", "reviewed_by", "reviewed_at"]}),
+        (
+            "Review",
+            {
+                "fields": [
+                    "true_label",
+                    "reviewed_by",
+                    "reviewed_at",
+                    "second_review",
+                    "suspicion_display",
+                ]
+            },
+        ),
     ]
     readonly_fields = [
         "text",
@@ -152,6 +194,8 @@ class PredictionAdmin(admin.ModelAdmin):
         "model_version",
         "reviewed_by",
         "reviewed_at",
+        "suspicion_display",
+        "second_review",
     ]
 
     @admin.display(description="text")
@@ -175,6 +219,15 @@ class PredictionAdmin(admin.ModelAdmin):
     @admin.display(description="model", ordering="model_version__created")
     def version(self, prediction: Prediction) -> str:
         return prediction.model_version.name
+
+    # Sorting descending puts the labels that most likely are wrong first; unchecked rows last.
+    @admin.display(description="suspicion", ordering=_NullsLast("suspicion__suspicion"))
+    def suspicion_display(self, prediction: Prediction) -> str:
+        """How likely the reviewer's label is wrong, by the last label check."""
+        checked = getattr(prediction, "suspicion", None)
+        if checked is None:
+            return "-"
+        return f"{checked.suspicion:.3f}{' (looks wrong)' if checked.flagged else ''}"
 
     @admin.display(description="created", ordering="created")
     def created_display(self, prediction: Prediction) -> str:
@@ -252,10 +305,22 @@ class PredictionAdmin(admin.ModelAdmin):
                 name=f"{info}_review",
             ),
             path(
+                "conflicts/",
+                self.admin_site.admin_view(admin_views.conflicts),
+                {"model_admin": self},
+                name=f"{info}_conflicts",
+            ),
+            path(
                 "dashboard/",
                 self.admin_site.admin_view(admin_views.dashboard),
                 {"model_admin": self},
                 name=f"{info}_dashboard",
+            ),
+            path(
+                "check-labels/",
+                self.admin_site.admin_view(admin_views.label_issues_check),
+                {"model_admin": self},
+                name=f"{info}_check_labels",
             ),
             *super().get_urls(),
         ]

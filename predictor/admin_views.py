@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,16 +20,28 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from ml.explain import Explanation
 from ml.gate import Comparison
 from ml.persistence import ArtifactError
 from predictor import jobs, selectors, services
-from predictor.errors import NoEarlierVersion, NoEvaluationSet, TrainingAlreadyQueued
-from predictor.models import Label, ModelVersion, Prediction
+from predictor.errors import (
+    ExplanationUnavailable,
+    NoEarlierVersion,
+    NoEvaluationSet,
+    TrainingAlreadyQueued,
+)
+from predictor.models import Label, ModelVersion, Prediction, SecondReview
 
 # Skipped ids kept in the session (the most recent ones), so "Skip" never shows a tweet again
 # in that session without letting the session grow without bound.
 SKIPPED_SESSION_KEY = "review_skipped"
 SKIPPED_MAX = 1000
+
+RESOLVE_PERMISSION = "predictor.resolve_conflict"
+# With "blind first", the prediction just answered, whose reasons the next page shows.
+ANSWERED_SESSION_KEY = "review_answered"
+# The queue page's second form: "on" or "off" (the reviewer's preference).
+BLIND_FIRST_FIELD = "blind_first"
 
 SKIP = "skip"
 RESTART = "restart"
@@ -60,32 +73,80 @@ def review_queue(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRes
     """GET shows the next unreviewed prediction; POST labels or skips it, then redirects back."""
     _require(request, model_admin, "change")
     skipped: list[int] = request.session.get(SKIPPED_SESSION_KEY, [])
+    blind_first = selectors.reviewer_blind_first(user=request.user)
     if request.method == "POST":
+        if BLIND_FIRST_FIELD in request.POST:
+            _set_blind_first(request, request.POST[BLIND_FIRST_FIELD])
+            return HttpResponseRedirect(request.path)
+        # Whether the reviewer saw the model's reasons before answering this one.
+        explanation_shown = not blind_first
         form = ReviewDecisionForm(request.POST)
         if not form.is_valid():
             messages.error(request, "That decision was not understood; nothing was changed.")
         else:
-            _decide(request, form.cleaned_data["prediction"], form.cleaned_data["decision"])
+            prediction_id, decision = form.cleaned_data["prediction"], form.cleaned_data["decision"]
+            _decide(request, prediction_id, decision, explanation_shown=explanation_shown)
+            if not explanation_shown and decision in Label.values:
+                request.session[ANSWERED_SESSION_KEY] = prediction_id
         return HttpResponseRedirect(request.path)
 
-    prediction = services.prediction_review_next(exclude_ids=skipped)
+    prediction = services.prediction_review_next(reviewer=request.user, exclude_ids=skipped)
+    answered = _answered_prediction(request)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
         "title": "Review queue",
         "prediction": prediction,
         "progress": selectors.prediction_review_progress(reviewer=request.user),
+        "second_review": prediction is not None
+        and prediction.second_review == SecondReview.PENDING,
+        "can_resolve": request.user.has_perm(RESOLVE_PERMISSION),
         "skipped": len(skipped),
         "decisions": [
             (Label.DISASTER, "Disaster", "d"),
             (Label.NOT_DISASTER, "Not a disaster", "n"),
             (SKIP, "Skip", "s"),
         ],
+        "blind_first": blind_first,
+        "explanation": _explanation(prediction) if prediction and not blind_first else None,
+        "answered": answered,
+        "answered_explanation": _explanation(answered) if answered else None,
+        "answered_heading": answered
+        and f"Why the model said “{answered.get_predicted_label_display()}” for #{answered.pk}",
     }
     return render(request, "admin/predictor/prediction/review_queue.html", context)
 
 
-def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> None:
+def _set_blind_first(request: HttpRequest, value: str) -> None:
+    if value not in ("on", "off"):
+        messages.error(request, "That preference was not understood; nothing was changed.")
+        return
+    services.reviewer_preference_update(user=request.user, blind_first=value == "on")
+    if value == "on":
+        messages.info(request, "The model's reasons now stay hidden until you have answered.")
+    else:
+        messages.info(request, "The model's reasons are shown with each prediction again.")
+
+
+def _answered_prediction(request: HttpRequest) -> Prediction | None:
+    """The prediction answered blind just before, once (the session forgets it)."""
+    answered_id = request.session.pop(ANSWERED_SESSION_KEY, None)
+    if answered_id is None:
+        return None
+    return selectors.prediction_list().filter(pk=answered_id).first()
+
+
+def _explanation(prediction: Prediction) -> Explanation | None:
+    """The prediction's explanation; None (the page says so) when its version cannot be loaded."""
+    try:
+        return selectors.prediction_explanation(prediction=prediction)
+    except ExplanationUnavailable:
+        return None
+
+
+def _decide(
+    request: HttpRequest, prediction_id: int | None, decision: str, *, explanation_shown: bool
+) -> None:
     skipped: list[int] = request.session.get(SKIPPED_SESSION_KEY, [])
     if decision == RESTART:
         request.session[SKIPPED_SESSION_KEY] = []
@@ -95,11 +156,17 @@ def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> N
         request.session[SKIPPED_SESSION_KEY] = [*skipped, prediction_id][-SKIPPED_MAX:]
         return
     changed = services.prediction_review(
-        # Only while unreviewed: a colleague's label given meanwhile is not overwritten.
-        predictions=Prediction.objects.filter(pk=prediction_id, true_label__isnull=True),
+        # Only what the queue offers: an unreviewed item (a colleague's label given meanwhile is
+        # not overwritten) or one waiting for its second review by someone else.
+        predictions=Prediction.objects.filter(pk=prediction_id).filter(
+            Q(true_label__isnull=True)
+            | Q(second_review=SecondReview.PENDING) & ~Q(reviewed_by=request.user)
+        ),
         true_label=decision,
         reviewer=request.user,
         via="review queue",
+        explanation_shown=explanation_shown,
+        double_review=True,
     )
     link = reverse("admin:predictor_prediction_change", args=[prediction_id])
     if changed:
@@ -114,6 +181,64 @@ def _decide(request: HttpRequest, prediction_id: int | None, decision: str) -> N
             request,
             format_html(
                 '<a href="{}">#{}</a> was already reviewed (or is gone); nothing was changed.',
+                link,
+                prediction_id,
+            ),
+        )
+
+
+class ConflictResolutionForm(forms.Form):
+    prediction = forms.IntegerField(min_value=1)
+    true_label = forms.ChoiceField(choices=Label.choices)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def conflicts(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """GET lists the predictions whose two reviewers disagreed, with both labels; POST settles
+    one with the final label (services.prediction_conflict_resolve), then redirects back. Needs
+    the resolve_conflict permission."""
+    if not request.user.has_perm(RESOLVE_PERMISSION):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = ConflictResolutionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose the final label of a prediction; nothing was changed.")
+        else:
+            _resolve(request, form.cleaned_data["prediction"], form.cleaned_data["true_label"])
+        return HttpResponseRedirect(request.path)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Conflicts",
+        "conflicts": selectors.prediction_conflict_list(),
+        "counts": selectors.prediction_double_review_counts(),
+        "labels": Label.choices,
+    }
+    return render(request, "admin/predictor/prediction/conflicts.html", context)
+
+
+def _resolve(request: HttpRequest, prediction_id: int, true_label: str) -> None:
+    prediction = Prediction.objects.filter(pk=prediction_id).first()
+    resolved = prediction is not None and services.prediction_conflict_resolve(
+        prediction=prediction, true_label=true_label, resolver=request.user
+    )
+    link = reverse("admin:predictor_prediction_change", args=[prediction_id])
+    if resolved:
+        messages.success(
+            request,
+            format_html(
+                '<a href="{}">#{}</a> resolved as “{}”.',
+                link,
+                prediction_id,
+                Label(true_label).label,
+            ),
+        )
+    else:
+        messages.warning(
+            request,
+            format_html(
+                '<a href="{}">#{}</a> is not in conflict (resolved meanwhile, or gone); '
+                "nothing was changed.",
                 link,
                 prediction_id,
             ),
@@ -144,6 +269,10 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
         services.model_version_drift_reference_ensure(version=active)
     drift = selectors.prediction_drift(version=active)
     activations = list(selectors.model_activation_list(since=since))
+    evaluation_set = selectors.evaluation_set_current()
+    reviewer_agreement = selectors.reviewer_evaluation_agreement(
+        since=since, evaluation_set=evaluation_set
+    )
     bins = len(histogram)
     histogram_rows = [
         {"low": n / bins, "high": (n + 1) / bins, "count": count}
@@ -192,6 +321,12 @@ def dashboard(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRespon
         "active": active,
         "activations": activations,
         "chart_data": chart_data,
+        "double_review": selectors.prediction_double_review_counts(),
+        "pairs": selectors.review_pair_agreement(since=since),
+        "reviewers": [row for row in reviewer_agreement if row.reviewer is not None],
+        "reviewers_total": next((row for row in reviewer_agreement if row.reviewer is None), None),
+        "evaluation_set": evaluation_set,
+        "can_resolve": request.user.has_perm(RESOLVE_PERMISSION),
         "drift": drift,
         "drift_min_predictions": settings.DRIFT_MIN_PREDICTIONS,
     }
@@ -358,6 +493,25 @@ def model_version_train(request: HttpRequest, model_admin: admin.ModelAdmin) -> 
         request,
         f"Training queued as job #{job.pk}: the gate's report shows here when it is done.",
     )
+    return HttpResponseRedirect(reverse("job", args=[job.pk]))
+
+
+@require_POST
+def label_issues_check(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """Queue a label check (jobs.job_label_issues_enqueue) and go to its job page; while one is
+    queued or running, go to that one's page instead."""
+    _require(request, model_admin, "change")
+    running = selectors.job_label_issues_unfinished()
+    job = running or jobs.job_label_issues_enqueue(user=request.user)
+    if running is not None:
+        messages.warning(
+            request, f"A label check is already {job.status} (job #{job.pk}): this is its page."
+        )
+    else:
+        messages.success(
+            request,
+            f"Label check queued as job #{job.pk}: what it found shows here when it is done.",
+        )
     return HttpResponseRedirect(reverse("job", args=[job.pk]))
 
 

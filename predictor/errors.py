@@ -32,6 +32,10 @@ class NoEarlierVersion(Exception):
     """A rollback with nothing to roll back to."""
 
 
+class ExplanationUnavailable(Exception):
+    """The model version that made a prediction cannot be loaded to explain it (the API: 409)."""
+
+
 class JobConflict(Exception):
     """A request that the state of a job (`job`) rules out (the API answers 409)."""
 

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 
 from predictor.models import Label, Prediction
-from predictor.selectors import prediction_order_by_uncertainty
+from predictor.selectors import prediction_order_by_suspicion, prediction_order_by_uncertainty
 
 ORDERINGS = {
     "created": ("created", "id"),
@@ -31,9 +31,11 @@ class PredictionFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(field_name="text", lookup_expr="icontains")
     ordering = django_filters.ChoiceFilter(
         method="filter_ordering",
-        choices=[(name, name) for name in [*ORDERINGS, "uncertainty"]],
-        help_text="created, -created (default), probability, -probability, or uncertainty "
-        "(closest to the threshold first).",
+        choices=[(name, name) for name in [*ORDERINGS, "uncertainty", "-suspicion", "suspicion"]],
+        help_text="created, -created (default), probability, -probability, uncertainty "
+        "(closest to the threshold first), -suspicion (the reviews whose label most likely is "
+        "wrong first, by the last `manage.py label_issues`) or suspicion (least likely first); "
+        "with either suspicion order, predictions the check did not score come last.",
     )
 
     class Meta:
@@ -48,4 +50,6 @@ class PredictionFilter(django_filters.FilterSet):
     def filter_ordering(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "uncertainty":
             return prediction_order_by_uncertainty(queryset)
+        if value in ("-suspicion", "suspicion"):
+            return prediction_order_by_suspicion(queryset, descending=value == "-suspicion")
         return queryset.order_by(*ORDERINGS[value])

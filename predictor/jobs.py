@@ -88,6 +88,16 @@ def job_csv_enqueue(
     return _enqueue(job, input_file=(name, data))
 
 
+def job_label_issues_enqueue(*, user: AbstractBaseUser | None) -> Job:
+    """Queue a label check of the configured base data and every review
+    (services.label_issues_compute); while one is queued or running, that one is returned."""
+    jobs_reap_stale()
+    unfinished = selectors.job_label_issues_unfinished()
+    if unfinished is not None:
+        return unfinished
+    return _enqueue(Job(kind=JobKind.LABEL_ISSUES, requested_by=user, stage="queued"))
+
+
 def job_retry(*, job: Job, user: AbstractBaseUser | None) -> Job:
     """Start a failed job again as a new job (same kind, same input). JobNotRetryable unless it
     failed; TrainingAlreadyQueued for a training while another one is unfinished."""
@@ -95,8 +105,9 @@ def job_retry(*, job: Job, user: AbstractBaseUser | None) -> Job:
         raise JobNotRetryable(
             f"Only a failed job can be started again; this one is {job.status}.", job
         )
-    if job.kind == JobKind.TRAINING:
-        retry = job_training_enqueue(user=user)
+    if job.kind in (JobKind.TRAINING, JobKind.LABEL_ISSUES):
+        enqueue = job_training_enqueue if job.kind == JobKind.TRAINING else job_label_issues_enqueue
+        retry = enqueue(user=user)
         Job.objects.filter(pk=retry.pk).update(retry_of=job)
         retry.retry_of = job
         return retry
@@ -188,6 +199,20 @@ def _finish_failed(job: Job, error: str) -> None:
     if failed:
         metrics.job_count(kind=job.kind, status=JobStatus.FAILED)
     _discard_partial_output(job)
+
+
+def job_start_allowed(*, user: AbstractBaseUser, kind: str) -> bool:
+    """Whether `user` may start a job of `kind`, or start a failed one again: the one rule of
+    the API, the pages and the admin. A training needs staff allowed to add model versions (as
+    `POST /api/models/` asks), a label check staff allowed to relabel predictions (the admin's
+    Check labels), a CSV file staff (`POST /api/predictions/csv/`, /upload/)."""
+    if not (user.is_authenticated and user.is_staff):
+        return False
+    if kind == JobKind.TRAINING:
+        return user.has_perm("predictor.add_modelversion")
+    if kind == JobKind.LABEL_ISSUES:
+        return user.has_perm("predictor.change_prediction")
+    return True
 
 
 def jobs_reap_stale() -> list[int]:
@@ -344,6 +369,14 @@ def _run_training(job: Job, report: Callable[[str, int], None]) -> dict:
     return services.model_version_training_report(version)
 
 
+def _run_label_issues(job: Job, report: Callable[[str, int], None]) -> dict:
+    try:
+        checked = services.label_issues_compute(progress=report)
+    except DatasetError as exc:
+        raise JobFailed(str(exc)) from None
+    return checked.as_dict()
+
+
 def _run_csv_scoring(job: Job, report: Callable[[str, int], None]) -> dict:
     from predictor.csv_scoring import csv_job_score
 
@@ -353,4 +386,5 @@ def _run_csv_scoring(job: Job, report: Callable[[str, int], None]) -> dict:
 _RUNNERS: dict[str, Callable[[Job, Callable[[str, int], None]], dict]] = {
     JobKind.TRAINING: _run_training,
     JobKind.CSV_SCORING: _run_csv_scoring,
+    JobKind.LABEL_ISSUES: _run_label_issues,
 }

@@ -32,6 +32,26 @@ class Label(models.TextChoices):
         return 1 if label == cls.DISASTER else 0
 
 
+class SecondReview(models.TextChoices):
+    """Where a prediction is in double review: drawn for a second reviewer (pending), then the
+    two labels agreed or are in conflict until a staff member resolves it."""
+
+    NONE = "", "None"
+    PENDING = "pending", "Pending"
+    AGREED = "agreed", "Agreed"
+    CONFLICT = "conflict", "Conflict"
+    RESOLVED = "resolved", "Resolved"
+
+
+def label_is_truth(prefix: str = "") -> Q:
+    """A reviewer's label that counts as the truth (for training, the evaluation set, the
+    model's agreement): there is one, and it is not in a double-review conflict. `prefix`
+    reaches the prediction through a join ("predictions__")."""
+    return Q(**{f"{prefix}true_label__isnull": False}) & ~Q(
+        **{f"{prefix}second_review": SecondReview.CONFLICT}
+    )
+
+
 class Source(models.TextChoices):
     FORM = "form", "Web form"
     API = "api", "API"
@@ -219,6 +239,15 @@ class Prediction(models.Model):
         db_index=False,
         related_name="predictions",
     )
+    # Double review: "" (none), or pending / agreed / conflict / resolved. While in conflict
+    # the label trains nothing and is no evaluation row. db_default: as is_audit.
+    second_review = models.CharField(
+        "double review",
+        max_length=8,
+        choices=SecondReview.choices,
+        blank=True,
+        db_default=SecondReview.NONE,
+    )
 
     class Meta:
         ordering = ["-created"]
@@ -239,7 +268,19 @@ class Prediction(models.Model):
                 condition=Q(true_label__isnull=True, review_requested=True),
             ),
             models.Index(fields=["job"], name="prediction_job", condition=Q(job__isnull=False)),
+            # The queue's second reviews and the conflicts page: few rows each.
+            models.Index(
+                fields=["reviewed_at"],
+                name="prediction_second_pending",
+                condition=Q(second_review=SecondReview.PENDING),
+            ),
+            models.Index(
+                fields=["reviewed_at"],
+                name="prediction_second_conflict",
+                condition=Q(second_review=SecondReview.CONFLICT),
+            ),
         ]
+        permissions = [("resolve_conflict", "Can resolve a double-review conflict")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.text[:40]}"
@@ -249,9 +290,97 @@ class Prediction(models.Model):
         return self.predicted_label == Label.DISASTER
 
 
+class LabelSuspicion(models.Model):
+    """One labelled row checked by `manage.py label_issues` (or its job): a reviewed prediction
+    (`prediction`) or a row of the base CSV (`base_line`), its out-of-fold P(disaster), how
+    suspicious its label is and whether confident learning flags it. Every check replaces all
+    rows."""
+
+    prediction = models.OneToOneField(
+        Prediction, on_delete=models.CASCADE, null=True, blank=True, related_name="suspicion"
+    )
+    # The physical line of the base CSV the record starts on (header: line 1); None for reviews.
+    base_line = models.PositiveIntegerField(null=True, blank=True)
+    # The base row's own id column, text, keyword and location ("" for reviews: the prediction
+    # holds them).
+    # Text fields: a base CSV's columns have no length limit.
+    base_id = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    keyword = models.TextField(blank=True)
+    location = models.TextField(blank=True)
+    target = models.PositiveSmallIntegerField(help_text="The label checked: 1 disaster, 0 not.")
+    probability = models.FloatField(help_text="Out-of-fold P(disaster).")
+    suspicion = models.FloatField(help_text="0 to 1; higher: the label more likely wrong.")
+    flagged = models.BooleanField(help_text="Confident learning says the label looks wrong.")
+    data_file = models.CharField(max_length=255, help_text="The base CSV checked with it.")
+    computed = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-suspicion", "id"]
+        indexes = [
+            models.Index(
+                fields=["-suspicion"],
+                name="suspicion_base_flagged",
+                condition=Q(prediction__isnull=True, flagged=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(prediction__isnull=True, base_line__isnull=False)
+                | Q(prediction__isnull=False, base_line__isnull=True),
+                name="predictor_suspicion_review_or_base_row",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = (
+            f"prediction #{self.prediction_id}" if self.prediction_id else f"line {self.base_line}"
+        )
+        return f"{where}: suspicion {self.suspicion:.3f}"
+
+
+class ReviewKind(models.TextChoices):
+    FIRST = "first", "First review"
+    SECOND = "second", "Second review"
+    RESOLUTION = "resolution", "Conflict resolution"
+    # A label changed (or cleared) outside the double-review flow, e.g. by an admin action.
+    RELABEL = "relabel", "Relabel"
+
+
+class Review(models.Model):
+    """One label given to a prediction: who, when, where, and whether the model's explanation
+    was on screen. The prediction's `true_label` is the label that stands; these are the
+    history the reviewers' agreement figures are computed from."""
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # None: the label was cleared.
+    label = models.CharField(  # noqa: DJ001
+        max_length=12, choices=Label.choices, null=True, blank=True
+    )
+    kind = models.CharField(max_length=10, choices=ReviewKind.choices)
+    via = models.CharField(max_length=32, help_text="Where: review queue, API, admin action, ...")
+    # True: shown before answering; False: hidden until after ("blind first"); None: unknown.
+    explanation_shown = models.BooleanField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [
+            models.Index(fields=["prediction", "created"], name="review_prediction_created"),
+            models.Index(fields=["created"], name="review_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of #{self.prediction_id}: {self.label or 'cleared'}"
+
+
 class JobKind(models.TextChoices):
     TRAINING = "training", "Training"
     CSV_SCORING = "csv_scoring", "CSV scoring"
+    LABEL_ISSUES = "label_issues", "Label check"
 
 
 class JobStatus(models.TextChoices):
@@ -341,3 +470,16 @@ class JobFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} of job #{self.job_id}: {self.name}"
+
+
+class ReviewerPreference(models.Model):
+    """How a reviewer wants the review queue: with `blind_first`, the model's reasons stay hidden
+    until they have answered (explanations pull people towards the model's verdict)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_preference"
+    )
+    blind_first = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"review preferences of {self.user}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -28,7 +29,12 @@ from django.db.models import (
 from django.db.models.functions import Cast, Floor, Least, NullIf, TruncDate
 from django.utils import timezone
 
+from ml.agreement import cohen_kappa
 from ml.data import Dataset
+from ml.explain import TOP_TERMS, Explanation, explain
+from ml.groups import group_key
+from ml.persistence import ArtifactError
+from predictor.errors import ExplanationUnavailable
 from predictor.models import (
     EvaluationRow,
     EvaluationSet,
@@ -37,11 +43,18 @@ from predictor.models import (
     JobKind,
     JobStatus,
     Label,
+    LabelSuspicion,
     ModelActivation,
     ModelVersion,
     Prediction,
+    Review,
+    ReviewerPreference,
+    ReviewKind,
+    SecondReview,
+    label_is_truth,
     prediction_margin,
 )
+from predictor.version_models import version_models
 
 
 def model_version_active() -> ModelVersion | None:
@@ -55,10 +68,10 @@ def model_version_get(*, name: str) -> ModelVersion:
 
 
 def feedback_dataset() -> Dataset:
-    """Every reviewed prediction but the audit sample's, as training rows, oldest review first
-    (so the latest wins)."""
+    """Every reviewed prediction but the audit sample's and those in a double-review conflict,
+    as training rows, oldest review first (so the latest wins)."""
     rows = (
-        Prediction.objects.filter(true_label__isnull=False, is_audit=False)
+        Prediction.objects.filter(label_is_truth(), is_audit=False)
         .order_by("reviewed_at", "id")
         .values_list("text", "keyword", "location", "true_label")
     )
@@ -68,10 +81,10 @@ def feedback_dataset() -> Dataset:
 
 
 def audit_reviews() -> list[tuple[int, tuple[str, str, str, int]]]:
-    """The reviewed audit predictions, as (id, (text, keyword, location, target)), by id: rows of
-    the evaluation set, never of the training data."""
+    """The reviewed audit predictions (not in a double-review conflict), as (id, (text, keyword,
+    location, target)), by id: rows of the evaluation set, never of the training data."""
     rows = (
-        Prediction.objects.filter(true_label__isnull=False, is_audit=True)
+        Prediction.objects.filter(label_is_truth(), is_audit=True)
         .order_by("id")
         .values_list("id", "text", "keyword", "location", "true_label")
     )
@@ -120,9 +133,19 @@ def model_version_active_at(moment: datetime) -> ModelVersion | None:
 
 def prediction_list() -> QuerySet[Prediction]:
     """Stored predictions, newest first, with what their list views show joined in."""
-    return Prediction.objects.select_related("model_version", "reviewed_by").order_by(
+    return Prediction.objects.select_related("model_version", "reviewed_by", "suspicion").order_by(
         "-created", "-id"
     )
+
+
+def prediction_order_by_suspicion(
+    queryset: QuerySet[Prediction], *, descending: bool = True
+) -> QuerySet[Prediction]:
+    """By the last label check's suspicion (most suspicious first, or least with `descending`
+    False); rows it did not check last either way, then by id."""
+    suspicion = F("suspicion__suspicion")
+    first = suspicion.desc(nulls_last=True) if descending else suspicion.asc(nulls_last=True)
+    return queryset.order_by(first, "id")
 
 
 def prediction_order_by_uncertainty(queryset: QuerySet[Prediction]) -> QuerySet[Prediction]:
@@ -171,6 +194,21 @@ def prediction_unreviewed_random(
     )
 
 
+def prediction_second_review_next(
+    *, reviewer: AbstractBaseUser, exclude_ids: Iterable[int] = ()
+) -> Prediction | None:
+    """The oldest-reviewed prediction waiting for a second review that `reviewer` did not
+    review first, leaving out `exclude_ids` (skipped)."""
+    return (
+        Prediction.objects.filter(second_review=SecondReview.PENDING)
+        .exclude(reviewed_by=reviewer)
+        .exclude(pk__in=list(exclude_ids))
+        .select_related("model_version")
+        .order_by("reviewed_at", "id")
+        .first()
+    )
+
+
 @dataclass(frozen=True)
 class AuditEstimate:
     """Live accuracy estimated from the audit sample's reviews: the share of randomly drawn
@@ -196,7 +234,7 @@ class AuditEstimate:
 def prediction_audit_estimate(*, since: datetime | None = None) -> AuditEstimate:
     """The audit sample's reviews (of predictions made since `since`) as an AuditEstimate;
     one query."""
-    queryset = Prediction.objects.filter(is_audit=True, true_label__isnull=False)
+    queryset = Prediction.objects.filter(label_is_truth(), is_audit=True)
     if since is not None:
         queryset = queryset.filter(created__gte=since)
     figures = queryset.aggregate(
@@ -250,16 +288,14 @@ def prediction_reviewed_since_active_count() -> tuple[ModelVersion | None, int]:
     active = model_version_active()
     if active is None:
         return None, 0
-    count = Prediction.objects.filter(
-        true_label__isnull=False, reviewed_at__gt=active.created
-    ).count()
+    count = Prediction.objects.filter(label_is_truth(), reviewed_at__gt=active.created).count()
     return active, count
 
 
 def model_version_list_with_agreement() -> QuerySet[ModelVersion]:
     """Every version with `reviewed_count`, `agreed_count` and `live_agreement` (the share of its
     reviewed predictions whose predicted label is the reviewer's; None when none is reviewed)."""
-    reviewed = Q(predictions__true_label__isnull=False)
+    reviewed = label_is_truth("predictions__")
     agreed = reviewed & Q(predictions__true_label=F("predictions__predicted_label"))
     return model_version_list().annotate(
         reviewed_count=Count("predictions", filter=reviewed),
@@ -367,9 +403,10 @@ def _review_counts(prefix: str = "") -> dict[str, Count]:
     def q(**lookups: object) -> Q:
         return Q(**{f"{prefix}{name}": value for name, value in lookups.items()})
 
-    reviewed = q(true_label__isnull=False)
+    # A label in a double-review conflict is no one's truth yet: neither agreement nor not.
+    reviewed = label_is_truth(prefix)
     said_disaster = q(predicted_label=Label.DISASTER)
-    truly_disaster = q(true_label=Label.DISASTER)
+    truly_disaster = reviewed & q(true_label=Label.DISASTER)
     pk = f"{prefix}pk" if prefix else "pk"
     return {
         "predictions": Count(pk),
@@ -377,7 +414,9 @@ def _review_counts(prefix: str = "") -> dict[str, Count]:
         "reviewed": Count(pk, filter=reviewed),
         "agreed": Count(pk, filter=reviewed & q(true_label=F(f"{prefix}predicted_label"))),
         "true_positives": Count(pk, filter=said_disaster & truly_disaster),
-        "false_positives": Count(pk, filter=said_disaster & q(true_label=Label.NOT_DISASTER)),
+        "false_positives": Count(
+            pk, filter=said_disaster & reviewed & q(true_label=Label.NOT_DISASTER)
+        ),
         "false_negatives": Count(pk, filter=~said_disaster & truly_disaster),
     }
 
@@ -403,6 +442,180 @@ def model_version_review_figures(*, since: datetime) -> list[tuple[ModelVersion,
     return [
         (version, ReviewFigures(**{name: getattr(version, f"figure_{name}") for name in names}))
         for version in versions
+    ]
+
+
+# --- Double review and the reviewers' agreement (issue #17) -----------------------------------
+
+
+def prediction_double_review_counts() -> dict[str, int]:
+    """How many predictions wait for a second review (`pending`) and how many are in conflict
+    (`conflicts`), now; one query."""
+    return Prediction.objects.aggregate(
+        pending=Count("pk", filter=Q(second_review=SecondReview.PENDING)),
+        conflicts=Count("pk", filter=Q(second_review=SecondReview.CONFLICT)),
+    )
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A prediction in conflict: the label it was first given (standing until resolved) and the
+    second review that disagreed, each a Review with its reviewer."""
+
+    prediction: Prediction
+    first: Review | None
+    second: Review | None
+
+
+def prediction_conflict_list(*, limit: int = 200) -> list[Conflict]:
+    """The predictions in conflict, oldest first review first (at most `limit`), with both
+    reviews; two queries."""
+    predictions = list(
+        Prediction.objects.filter(second_review=SecondReview.CONFLICT)
+        .select_related("model_version")
+        .order_by("reviewed_at", "id")[:limit]
+    )
+    reviews = Review.objects.filter(prediction__in=[p.pk for p in predictions]).select_related(
+        "reviewer"
+    )
+    standing: dict[int, Review] = {}
+    compared: dict[int, tuple[Review | None, Review]] = {}
+    # In order: a second review was compared with the latest first review (or relabel) before it.
+    for review in reviews.order_by("created", "id"):
+        if review.kind == ReviewKind.SECOND:
+            compared[review.prediction_id] = (standing.get(review.prediction_id), review)
+        elif review.kind in (ReviewKind.FIRST, ReviewKind.RELABEL):
+            standing[review.prediction_id] = review
+    return [Conflict(p, *compared.get(p.pk, (None, None))) for p in predictions]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """`agreed` of `n` paired labels were the same."""
+
+    n: int = 0
+    agreed: int = 0
+
+    @property
+    def share(self) -> float | None:
+        return self.agreed / self.n if self.n else None
+
+    def __add__(self, other: Agreement) -> Agreement:
+        return Agreement(self.n + other.n, self.agreed + other.agreed)
+
+
+@dataclass(frozen=True)
+class PairAgreement:
+    """Two reviewers' labels of the items one reviewed first and the other second: how often
+    they agreed, and Cohen's kappa (None when undefined)."""
+
+    reviewers: tuple[str, str]
+    agreement: Agreement
+    kappa: float | None
+
+
+def review_pair_agreement(*, since: datetime) -> list[PairAgreement]:
+    """Per unordered pair of reviewers, over the second reviews given since `since`: each paired
+    with the label it was compared with (the latest first review or relabel before it), and
+    Cohen's kappa of the pair (sklearn's), by reviewer names. Reviews by deleted users drop out."""
+    doubled = Review.objects.filter(kind=ReviewKind.SECOND, created__gte=since).values(
+        "prediction_id"
+    )
+    rows = (
+        Review.objects.filter(prediction_id__in=doubled)
+        .order_by("prediction_id", "created", "id")
+        .values_list(
+            "prediction_id", "kind", "reviewer_id", "reviewer__username", "label", "created"
+        )
+    )
+    # (lower id, higher id) -> names, labels by the lower id's reviewer, by the higher one's.
+    pairs: dict[tuple[int, int], tuple[tuple[str, str], list[str], list[str]]] = {}
+    for _, reviews in itertools.groupby(rows, key=lambda row: row[0]):
+        standing = None
+        for _, kind, reviewer_id, name, label, created in reviews:
+            if kind in (ReviewKind.FIRST, ReviewKind.RELABEL):
+                standing = (reviewer_id, name, label) if reviewer_id and label else None
+            elif kind == ReviewKind.SECOND and standing and reviewer_id and created >= since:
+                (a, a_name, a_label), (b, b_name, b_label) = sorted(
+                    [standing, (reviewer_id, name, label)], key=lambda rater: rater[0]
+                )
+                _, first, second = pairs.setdefault((a, b), ((a_name, b_name), [], []))
+                first.append(a_label)
+                second.append(b_label)
+    return sorted(
+        (
+            PairAgreement(
+                reviewers=names,
+                agreement=Agreement(
+                    len(first), sum(x == y for x, y in zip(first, second, strict=True))
+                ),
+                kappa=cohen_kappa(first, second, Label.values),
+            )
+            for names, first, second in pairs.values()
+        ),
+        key=lambda pair: pair.reviewers,
+    )
+
+
+@dataclass(frozen=True)
+class ReviewerAgreement:
+    """One reviewer's (or, with `reviewer` None, every reviewer's) agreement with the
+    evaluation set, by whether the model's explanation was shown before the answer."""
+
+    reviewer: str | None
+    shown: Agreement = field(default_factory=Agreement)
+    blind: Agreement = field(default_factory=Agreement)
+    unknown: Agreement = field(default_factory=Agreement)
+
+    @property
+    def total(self) -> Agreement:
+        return self.shown + self.blind + self.unknown
+
+
+def _evaluation_targets(evaluation_set: EvaluationSet) -> dict[str, int]:
+    """The base rows' targets by the near-duplicate key of their text; a key whose copies carry
+    both targets (the base data has such) says nothing and is left out."""
+    targets: dict[str, set[int]] = defaultdict(set)
+    rows = EvaluationRow.objects.filter(evaluation_set=evaluation_set, prediction__isnull=True)
+    for text, target in rows.values_list("text", "target").iterator(chunk_size=2000):
+        key = group_key(text)
+        if key:
+            targets[key].add(target)
+    return {key: next(iter(found)) for key, found in targets.items() if len(found) == 1}
+
+
+def reviewer_evaluation_agreement(
+    *, since: datetime, evaluation_set: EvaluationSet | None
+) -> list[ReviewerAgreement]:
+    """Per reviewer, by name, then every reviewer's together (`reviewer` None, last): of their
+    labels given since `since` to predictions whose text is a near-copy (same ml.groups
+    group_key) of a base row of the current evaluation set, how many give that row's target,
+    split by explanation shown / hidden until after the answer ("blind first") / unknown.
+    `evaluation_set`: the current one (evaluation_set_current); empty without one."""
+    if evaluation_set is None:
+        return []
+    targets = _evaluation_targets(evaluation_set)
+    reviews = Review.objects.filter(
+        created__gte=since, label__isnull=False, reviewer__isnull=False
+    ).values_list("reviewer__username", "explanation_shown", "label", "prediction__text")
+    counts: dict[str | None, dict[bool | None, list[int]]] = {}
+    setting = {True: "shown", False: "blind", None: "unknown"}
+    for name, shown, label, text in reviews.iterator(chunk_size=2000):
+        target = targets.get(group_key(text))
+        if target is None:
+            continue
+        for who in (name, None):
+            n_agreed = counts.setdefault(who, {}).setdefault(shown, [0, 0])
+            n_agreed[0] += 1
+            n_agreed[1] += Label.to_target(label) == target
+    return [
+        ReviewerAgreement(
+            reviewer=who,
+            **{setting[shown]: Agreement(*n_agreed) for shown, n_agreed in by_setting.items()},
+        )
+        for who, by_setting in sorted(
+            counts.items(), key=lambda item: (item[0] is None, item[0] or "")
+        )
     ]
 
 
@@ -503,9 +716,102 @@ def job_training_unfinished() -> Job | None:
     return Job.objects.filter(kind=JobKind.TRAINING, status__in=JobStatus.unfinished()).first()
 
 
+def job_label_issues_unfinished() -> Job | None:
+    """A label check that is queued or running, if any (the oldest)."""
+    return (
+        Job.objects.filter(kind=JobKind.LABEL_ISSUES, status__in=JobStatus.unfinished())
+        .order_by("created", "id")
+        .first()
+    )
+
+
 def job_file(*, job: Job, role: str) -> JobFile | None:
     """A job's input or result file, with its bytes."""
     return JobFile.objects.filter(job=job, role=role).first()
+
+
+def prediction_explanation(*, prediction: Prediction, top: int = TOP_TERMS) -> Explanation:
+    """Why the model version that made `prediction` gave it its probability (ml.explain), its
+    `top` words first. ExplanationUnavailable when that version's artifact cannot be loaded."""
+    version = prediction.model_version
+    try:
+        model = version_models.get(version)
+    except ArtifactError as exc:
+        raise ExplanationUnavailable(
+            f"Prediction #{prediction.pk} cannot be explained: {exc}."
+        ) from exc
+    return explain(model, prediction.text, prediction.keyword, prediction.location, top=top)
+
+
+def reviewer_blind_first(*, user: AbstractBaseUser) -> bool:
+    """Whether `user` reviews without the model's reasons until they have answered."""
+    return ReviewerPreference.objects.filter(user=user, blind_first=True).exists()
+
+
+# --- Label check: reviews that look wrong (issue #17) -------------------------------------------
+
+
+def label_check_review_list() -> QuerySet[Prediction]:
+    """The reviewed predictions whose labels the label check scores: every prediction whose
+    reviewer's label counts as the truth (not one in a double-review conflict: that has no
+    one label to check yet); the one place that says which."""
+    return Prediction.objects.filter(label_is_truth())
+
+
+def label_check_reviews() -> list[tuple[int, tuple[str, str, str, int]]]:
+    """`label_check_review_list` as (id, (text, keyword, location, target)), by id."""
+    rows = (
+        label_check_review_list()
+        .order_by("id")
+        .values_list("id", "text", "keyword", "location", "true_label")
+    )
+    return [
+        (pk, (text, keyword, location, Label.to_target(label)))
+        for pk, text, keyword, location, label in rows
+    ]
+
+
+def label_suspicion_most_suspicious(*, limit: int = 5) -> QuerySet[LabelSuspicion]:
+    """The flagged rows of the last check, most suspicious first, with their predictions."""
+    return (
+        LabelSuspicion.objects.filter(flagged=True)
+        .select_related("prediction")
+        .order_by("-suspicion", "id")[:limit]
+    )
+
+
+# What `label_issues --export` writes: where the base row is, the row, then the check's figures.
+LABEL_EXPORT_COLUMNS = (
+    "line",
+    "id",
+    "keyword",
+    "location",
+    "text",
+    "label",
+    "out_of_fold_probability",
+    "suspicion",
+)
+
+
+def label_suspicion_base_export_rows() -> Iterator[tuple[object, ...]]:
+    """The header, then the flagged base rows of the last check, most suspicious first."""
+    yield LABEL_EXPORT_COLUMNS
+    rows = (
+        LabelSuspicion.objects.filter(prediction__isnull=True, flagged=True)
+        .order_by("-suspicion", "base_line")
+        .values_list(
+            "base_line",
+            "base_id",
+            "keyword",
+            "location",
+            "text",
+            "target",
+            "probability",
+            "suspicion",
+        )
+    )
+    for *row, probability, suspicion in rows.iterator(chunk_size=2000):
+        yield (*row, round(probability, 6), round(suspicion, 6))
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,15 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.utils import timezone
 
-from ml.data import Dataset, read_csv
+from ml.data import Dataset, read_csv, read_csv_records
 from ml.drift import drift_reference
 from ml.evaluate import Metrics, evaluate
 from ml.gate import Comparison, compare_models
 from ml.groups import evaluation_split, rows_apart_from
+from ml.label_issues import LABEL_ISSUE_FOLDS, label_issues_find
 from ml.model import TrainedModel
 from ml.persistence import ArtifactError, save
 from ml.train import train
@@ -39,9 +40,14 @@ from predictor.models import (
     EvaluationRow,
     EvaluationSet,
     Label,
+    LabelSuspicion,
     ModelActivation,
     ModelVersion,
     Prediction,
+    Review,
+    ReviewerPreference,
+    ReviewKind,
+    SecondReview,
     Source,
 )
 from predictor.prediction_store import predictions_insert
@@ -482,63 +488,248 @@ def _label_name(label: str | None) -> str:
     return Label(label).label if label else "not reviewed"
 
 
+def _review_record(
+    *,
+    prediction: Prediction,
+    before: str | None,
+    label: str | None,
+    reviewer: AbstractBaseUser,
+    via: str,
+    kind: str,
+    explanation_shown: bool | None,
+    note: str = "",
+) -> tuple[LogEntry, Review]:
+    """The admin history entry and the Review row of one label given (unsaved, to bulk-create)."""
+    return (
+        LogEntry(
+            user_id=reviewer.pk,
+            content_type_id=ContentType.objects.get_for_model(Prediction).pk,
+            object_id=str(prediction.pk),
+            object_repr=str(prediction)[:200],
+            action_flag=CHANGE,
+            change_message=(
+                f"True label: {_label_name(before)} → {_label_name(label)}{note} ({via})."
+            ),
+        ),
+        Review(
+            prediction=prediction,
+            reviewer_id=reviewer.pk,
+            label=label,
+            kind=kind,
+            via=via,
+            explanation_shown=explanation_shown,
+        ),
+    )
+
+
+def _records_save(records: Sequence[tuple[LogEntry, Review]]) -> None:
+    """Save the history entries and Review rows; once committed, count each label given in the
+    metrics, by whether it is the model's own."""
+    LogEntry.objects.bulk_create([entry for entry, _ in records])
+    Review.objects.bulk_create([review for _, review in records])
+    agreed: dict[str, Counter[bool]] = {}
+    for _, review in records:
+        if review.label is not None:
+            agrees = review.label == review.prediction.predicted_label
+            agreed.setdefault(review.label, Counter())[agrees] += 1
+    if agreed:
+        transaction.on_commit(
+            lambda: [metrics.reviews_count(label=label, agreed=n) for label, n in agreed.items()]
+        )
+
+
 def prediction_review(
     *,
     predictions: QuerySet[Prediction],
     true_label: str | None,
     reviewer: AbstractBaseUser,
     via: str,
+    explanation_shown: bool | None = None,
+    double_review: bool = False,
+    rng: random.Random | None = None,
 ) -> int:
-    """Relabel each of `predictions` through `prediction_relabel` and write each change to the
-    admin history (LogEntry), so an object's history page answers who changed its label and when.
+    """Relabel each of `predictions` through `prediction_relabel`, and record each label given:
+    a Review row (its kind, `via`, `explanation_shown`) and an admin history entry (LogEntry),
+    so an object's history page answers who changed its label and when.
 
-    The one path of the admin actions, the admin change page and the review queue. Predictions
-    that already carry `true_label` are left alone; returns how many changed. `via` says where the
-    change was made ("admin action", "review queue", ...) in the history message.
+    The one path of the admin actions, the admin change page, the review queue and the API.
+    Predictions that already carry `true_label` are left alone; returns how many changed (or got
+    their second review). `via` says where ("admin action", "review queue", ...).
+
+    `double_review`: the one-item review of the queue and the API, part of double review. A
+    first review is then sent back to the queue for a second reviewer with probability
+    DOUBLE_REVIEW_SHARE (drawn from `rng`), and a pending item's label from anyone but its first
+    reviewer is its second review: the same label makes it "agreed", another one a "conflict"
+    that keeps the first label, training nothing, until a staff member resolves it
+    (`prediction_conflict_resolve`). Of two second reviews given at once, one counts.
+    Without it (admin actions and change page) nothing is drawn and a pending item's label is
+    simply changed. Clearing a label ends any double review of the item.
     """
     if true_label is not None and true_label not in Label.values:
         raise ValueError(f"true_label must be one of {Label.values} or None, not {true_label!r}")
+    second_ids: list[int] = []
+    if double_review and true_label is not None:
+        pending = predictions.filter(second_review=SecondReview.PENDING).exclude(
+            reviewed_by=reviewer
+        )
+        second_ids = list(pending.order_by("pk").values_list("pk", flat=True))
     if true_label is None:
         to_change = predictions.filter(true_label__isnull=False)
     else:
         to_change = predictions.exclude(true_label=true_label)
     # Ids first, then rows in chunks: "select all" on a large changelist must not load every row.
-    ids = list(to_change.order_by("pk").values_list("pk", flat=True))
-    content_type = ContentType.objects.get_for_model(Prediction)
-    agreed: Counter[bool] = Counter()
+    ids = list(to_change.exclude(pk__in=second_ids).order_by("pk").values_list("pk", flat=True))
+    rng = rng or _queue_random
+    changed = 0
     with transaction.atomic():
+        for pk in second_ids:
+            changed += _second_review_give(
+                prediction_id=pk,
+                true_label=true_label,
+                reviewer=reviewer,
+                via=via,
+                explanation_shown=explanation_shown,
+            )
         for start in range(0, len(ids), RELABEL_CHUNK):
-            entries = []
-            for prediction in Prediction.objects.filter(pk__in=ids[start : start + RELABEL_CHUNK]):
+            records = []
+            chunk = Prediction.objects.filter(pk__in=ids[start : start + RELABEL_CHUNK])
+            for prediction in chunk.order_by("pk"):
                 before = prediction.true_label
                 prediction_relabel(prediction=prediction, true_label=true_label, reviewer=reviewer)
-                if true_label is not None:
-                    agreed[true_label == prediction.predicted_label] += 1
-                entries.append(
-                    LogEntry(
-                        user_id=reviewer.pk,
-                        content_type_id=content_type.pk,
-                        object_id=str(prediction.pk),
-                        object_repr=str(prediction)[:200],
-                        action_flag=CHANGE,
-                        change_message=(
-                            f"True label: {_label_name(before)} → {_label_name(true_label)} "
-                            f"({via})."
-                        ),
+                kind = ReviewKind.FIRST if before is None else ReviewKind.RELABEL
+                state = prediction.second_review
+                if true_label is None:
+                    state = SecondReview.NONE
+                elif kind == ReviewKind.FIRST and double_review and _drawn_for_second_review(rng):
+                    state = SecondReview.PENDING
+                if state != prediction.second_review:
+                    prediction.second_review = state
+                    prediction.save(update_fields=["second_review"])
+                records.append(
+                    _review_record(
+                        prediction=prediction,
+                        before=before,
+                        label=true_label,
+                        reviewer=reviewer,
+                        via=via,
+                        kind=kind,
+                        explanation_shown=explanation_shown,
                     )
                 )
-            LogEntry.objects.bulk_create(entries)
-        if true_label is not None:
-            transaction.on_commit(lambda: metrics.reviews_count(label=true_label, agreed=agreed))
-    return len(ids)
+                changed += 1
+            _records_save(records)
+    return changed
+
+
+def _drawn_for_second_review(rng: random.Random) -> bool:
+    share = settings.DOUBLE_REVIEW_SHARE
+    return bool(share) and rng.random() < share
+
+
+def _second_review_give(
+    *,
+    prediction_id: int,
+    true_label: str,
+    reviewer: AbstractBaseUser,
+    via: str,
+    explanation_shown: bool | None,
+) -> int:
+    """Record a second review of a pending prediction; 1 when it counted, 0 when the item was no
+    longer pending for `reviewer` (another second review came first)."""
+    # One conditional UPDATE is the guard: of two reviewers answering at once, the database lets
+    # one change the row from pending; the other updates nothing.
+    outcome = Case(
+        When(true_label=true_label, then=Value(SecondReview.AGREED)),
+        default=Value(SecondReview.CONFLICT),
+    )
+    updated = (
+        Prediction.objects.filter(pk=prediction_id, second_review=SecondReview.PENDING)
+        .exclude(reviewed_by=reviewer)
+        .update(second_review=outcome)
+    )
+    if not updated:
+        return 0
+    prediction = Prediction.objects.get(pk=prediction_id)
+    note = "; agreed" if prediction.second_review == SecondReview.AGREED else "; in conflict"
+    _records_save(
+        [
+            _review_record(
+                prediction=prediction,
+                before=prediction.true_label,
+                label=true_label,
+                reviewer=reviewer,
+                via=via,
+                kind=ReviewKind.SECOND,
+                explanation_shown=explanation_shown,
+                note=f" (second review: {Label(true_label).label}{note})",
+            )
+        ]
+    )
+    return 1
+
+
+def prediction_conflict_resolve(
+    *,
+    prediction: Prediction,
+    true_label: str,
+    resolver: AbstractBaseUser,
+    via: str = "conflicts page",
+) -> bool:
+    """Settle a double-review conflict: `true_label` becomes the label that stands (it trains
+    and evaluates again), recorded as a "resolution" Review and in the admin history. False when
+    the item is not (or no longer) in conflict; nothing changes then. Who may resolve (the
+    `resolve_conflict` permission) is the caller's check."""
+    if true_label not in Label.values:
+        raise ValueError(f"true_label must be one of {Label.values}, not {true_label!r}")
+    now = timezone.now()
+    with transaction.atomic():
+        before = (
+            Prediction.objects.filter(pk=prediction.pk).values_list("true_label", flat=True).first()
+        )
+        # Conditional, as a second review: of two resolutions at once, one counts.
+        updated = Prediction.objects.filter(
+            pk=prediction.pk, second_review=SecondReview.CONFLICT
+        ).update(
+            second_review=SecondReview.RESOLVED,
+            true_label=true_label,
+            reviewed_by=resolver,
+            reviewed_at=now,
+        )
+        if not updated:
+            return False
+        prediction.refresh_from_db()
+        _records_save(
+            [
+                _review_record(
+                    prediction=prediction,
+                    before=before,
+                    label=true_label,
+                    reviewer=resolver,
+                    via=via,
+                    kind=ReviewKind.RESOLUTION,
+                    explanation_shown=None,
+                    note=" (conflict resolved)",
+                )
+            ]
+        )
+    return True
 
 
 def prediction_review_next(
-    *, exclude_ids: Sequence[int] = (), rng: random.Random | None = None
+    *,
+    reviewer: AbstractBaseUser | None = None,
+    exclude_ids: Sequence[int] = (),
+    rng: random.Random | None = None,
 ) -> Prediction | None:
-    """The review queue's next item: with probability AUDIT_SHARE a prediction drawn at random,
-    marked as an audit item (its review then measures live accuracy and joins the evaluation
-    set), else the next one by the queue's order (selectors.prediction_unreviewed_next)."""
+    """The review queue's next item for `reviewer`: a prediction waiting for its second review
+    whose first reviewer is someone else, oldest first review first; else, with probability
+    AUDIT_SHARE, a prediction drawn at random, marked as an audit item (its review then measures
+    live accuracy and joins the evaluation set), else the next one by the queue's order
+    (selectors.prediction_unreviewed_next)."""
+    if reviewer is not None:
+        second = selectors.prediction_second_review_next(reviewer=reviewer, exclude_ids=exclude_ids)
+        if second is not None:
+            return second
     rng = rng or _queue_random
     if settings.AUDIT_SHARE and rng.random() < settings.AUDIT_SHARE:
         drawn = selectors.prediction_unreviewed_random(exclude_ids=exclude_ids, rng=rng)
@@ -695,4 +886,129 @@ def prediction_replay(*, version: ModelVersion, last: int = 1000, top: int = 20)
         losses=losses,
         top_flips=flips[:top],
         flip_ids=sorted(flip.prediction_id for flip in flips),
+    )
+
+
+def reviewer_preference_update(*, user: AbstractBaseUser, blind_first: bool) -> ReviewerPreference:
+    """Record whether `user` reviews without the model's reasons until they have answered."""
+    preference, _ = ReviewerPreference.objects.update_or_create(
+        user=user, defaults={"blind_first": blind_first}
+    )
+    return preference
+
+
+@dataclass(frozen=True)
+class LabelIssuesReport:
+    """What a label check found: rows checked and flagged, base and reviewed, the per-class
+    thresholds of confident learning, and how long it took."""
+
+    data_file: str
+    folds: int
+    base_rows: int
+    reviewed_rows: int
+    flagged_base: int
+    flagged_reviewed: int
+    thresholds: tuple[float, float]
+    seconds: float
+    computed: str
+
+    @property
+    def rows(self) -> int:
+        return self.base_rows + self.reviewed_rows
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "rows": self.rows, "thresholds": list(self.thresholds)}
+
+
+def label_issues_compute(
+    *,
+    data_path: Path | None = None,
+    folds: int = LABEL_ISSUE_FOLDS,
+    seed: int = 42,
+    progress: Progress | None = None,
+) -> LabelIssuesReport:
+    """Check the labels of the base data (`data_path`, default TRAIN_DATA or the sample) and of
+    every reviewed prediction (selectors.label_check_reviews) with out-of-fold probabilities of
+    the product's pipeline (ml.label_issues), and store one LabelSuspicion per row, replacing
+    the last check's rows in one transaction.
+
+    Raises ml.data.DatasetError for a file that cannot be read or rows too few to fit on,
+    ValueError for fewer than 2 folds; nothing changes then.
+    """
+    report = progress or _no_progress
+    report("reading the data", 2)
+    path = data_path or default_training_data()
+    started = time.perf_counter()
+    records = read_csv_records(path)
+    reviews = selectors.label_check_reviews()
+    data = Dataset.from_rows(records.data.rows() + [row for _, row in reviews])
+    report("checking the labels", 5)
+    issues = label_issues_find(
+        data,
+        folds=folds,
+        seed=seed,
+        n_jobs=os.cpu_count() or 1,
+        on_fit_done=lambda done, total: report("checking the labels", 5 + 85 * done // total),
+    )
+    report("storing the results", 92)
+    computed = timezone.now()
+    base_count = len(records.data)
+    # Where each row of `data` came from: the base CSV's rows (with their text, a review's is
+    # its prediction's and is not stored twice), then the reviews.
+    origins = [
+        {
+            "base_line": line,
+            "base_id": base_id,
+            "text": text,
+            "keyword": keyword,
+            "location": location,
+        }
+        for line, base_id, (text, keyword, location, _) in zip(
+            records.lines, records.ids, records.data.rows(), strict=True
+        )
+    ]
+    origins += [{"prediction_id": pk} for pk, _ in reviews]
+    figures = zip(
+        origins,
+        data.target,
+        issues.probability.tolist(),
+        issues.suspicion.tolist(),
+        issues.flagged.tolist(),
+        strict=True,
+    )
+    rows = [
+        LabelSuspicion(
+            **origin,
+            target=target,
+            probability=probability,
+            suspicion=suspicion,
+            flagged=flagged,
+            data_file=path.name,
+            computed=computed,
+        )
+        for origin, target, probability, suspicion, flagged in figures
+    ]
+    with transaction.atomic():
+        # A review deleted or cleared while the check ran is left out, not pointed at.
+        still_reviewed = set(selectors.label_check_review_list().values_list("pk", flat=True))
+        LabelSuspicion.objects.all().delete()
+        LabelSuspicion.objects.bulk_create(
+            [
+                row
+                for row in rows
+                if row.prediction_id is None or row.prediction_id in still_reviewed
+            ],
+            batch_size=1000,
+        )
+    flagged_base = int(issues.flagged[:base_count].sum())
+    return LabelIssuesReport(
+        data_file=path.name,
+        folds=folds,
+        base_rows=base_count,
+        reviewed_rows=len(reviews),
+        flagged_base=flagged_base,
+        flagged_reviewed=int(issues.flagged.sum()) - flagged_base,
+        thresholds=issues.thresholds,
+        seconds=round(time.perf_counter() - started, 2),
+        computed=computed.isoformat(),
     )

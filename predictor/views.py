@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -24,10 +24,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from predictor import jobs, selectors, services
 from predictor.active_model import active_model
 from predictor.csv_scoring import RESULT_COLUMNS
-from predictor.errors import ModelUnavailable, TrainingAlreadyQueued
+from predictor.errors import ExplanationUnavailable, ModelUnavailable, TrainingAlreadyQueued
 from predictor.forms import CsvUploadForm, TweetForm
 from predictor.middleware import unavailable_page
-from predictor.models import Job, JobFile, JobKind, JobStatus, Source
+from predictor.models import Job, JobFile, JobKind, JobStatus, Prediction, Source
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,14 @@ def predict_page(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "predict.html", {"form": form}, status=400)
     prediction = services.prediction_create(tweet=form.tweet, source=Source.FORM)
-    return render(request, "predict.html", {"form": form, "prediction": prediction})
+    try:
+        explanation = selectors.prediction_explanation(prediction=prediction)
+    except ExplanationUnavailable:
+        # Only if the version was swapped and its artifact lost in between: the verdict stands.
+        logger.warning("prediction %s was stored but cannot be explained", prediction.pk)
+        explanation = None
+    context = {"form": form, "prediction": prediction, "explanation": explanation}
+    return render(request, "predict.html", context)
 
 
 def job_url(job: Job) -> str:
@@ -70,13 +77,9 @@ def job_duration(job: Job) -> str:
 
 
 def job_retry_allowed(*, user: AbstractBaseUser, job: Job) -> bool:
-    """Whether `user` may start failed `job` again: a training needs the right to add model
-    versions (as `POST /api/models/` does), a CSV file the right to upload one (staff)."""
-    if job.status != JobStatus.FAILED:
-        return False
-    if job.kind == JobKind.TRAINING:
-        return user.has_perm("predictor.add_modelversion")
-    return user.is_staff
+    """Whether `user` may start failed `job` again: what starting it needs
+    (jobs.job_start_allowed)."""
+    return job.status == JobStatus.FAILED and jobs.job_start_allowed(user=user, kind=job.kind)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -107,6 +110,17 @@ def _job_visible(request: HttpRequest, pk: int) -> Job:
     return get_object_or_404(selectors.job_list_for(user=request.user), pk=pk)
 
 
+def _flagged_reviews_url(user: AbstractBaseUser) -> str | None:
+    """The admin's prediction list of the reviews a label check flagged, most suspicious first
+    (None for a user who may not see it)."""
+    if not (user.is_staff and user.has_perm("predictor.view_prediction")):
+        return None
+    columns = admin.site.get_model_admin(Prediction).list_display
+    # The changelist's `o` counts its columns from the actions' checkbox, column 0.
+    column = columns.index("suspicion_display") + 1
+    return f"{reverse('admin:predictor_prediction_changelist')}?label_wrong=yes&o=-{column}"
+
+
 @require_safe
 @login_required(login_url=LOGIN_URL)
 def job_page(request: HttpRequest, pk: int) -> HttpResponse:
@@ -126,6 +140,11 @@ def job_page(request: HttpRequest, pk: int) -> HttpResponse:
         "duration": job_duration(job),
         "result": result,
         "version": version,
+        "flagged_url": (
+            _flagged_reviews_url(request.user)
+            if result and job.kind == JobKind.LABEL_ISSUES
+            else None
+        ),
         "retries": list(job.retries.order_by("created", "id")),
         "can_retry": job_retry_allowed(user=request.user, job=job)
         # A file over the size limit was never kept: there is nothing to start again with.

@@ -155,6 +155,7 @@ def start_server(
         "PREDICTION_THROTTLE_RATE": "none",
         # The review queue in its plain order (the audit draw is tested on its own).
         "AUDIT_SHARE": "0",
+        "DOUBLE_REVIEW_SHARE": "0",
         "ENV_FILE": "",
         # Shared by every live server: `make serve` collects static files only when they change.
         "STATIC_ROOT": str(ROOT / "staticfiles"),

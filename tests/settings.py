@@ -13,6 +13,8 @@ os.environ.setdefault("ACTIVE_MODEL_CHECK_SECONDS", "0")
 os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="disaster-static-"))
 # The review queue in its plain order; the audit sample's random draws are tested on their own.
 os.environ.setdefault("AUDIT_SHARE", "0")
+# No first review sent back for a second one; the double review's draws are tested on their own.
+os.environ.setdefault("DOUBLE_REVIEW_SHARE", "0")
 
 from disaster_site.settings import *  # noqa: F403
 

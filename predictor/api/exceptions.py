@@ -1,7 +1,7 @@
 """The API's exception handler: DRF's, plus the one mapping of "not now" failures
 (predictor.errors: no model, a database that refuses) to a 503 whose `detail` says why (a
-database's own words go to the log, not to the caller), and of a second training to a 409 that
-names the first."""
+database's own words go to the log, not to the caller), of a second training to a 409 that
+names the first, and of a prediction whose model version cannot be loaded to a 409."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from predictor.errors import JobConflict, unavailable_reason
+from predictor.errors import ExplanationUnavailable, JobConflict, unavailable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ class ServiceUnavailable(APIException):
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, JobConflict):
         return _job_conflict(exc, context)
+    if isinstance(exc, ExplanationUnavailable):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     reason = unavailable_reason(exc)
     if reason is not None:
         code, message = reason

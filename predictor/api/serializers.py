@@ -15,6 +15,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ml.explain import Explanation
 from predictor.models import Job, JobStatus, Label, ModelVersion, Prediction
 from predictor.tweets import FIELD_MAX_LENGTH, TEXT_MAX_LENGTH, InvalidTweet, Tweet, tweet_clean
 
@@ -227,9 +228,16 @@ class PredictionHistorySerializer(PredictionSerializer):
     true_label = serializers.ChoiceField(choices=Label.choices, read_only=True, allow_null=True)
     reviewed_by = serializers.CharField(read_only=True, allow_null=True)
     reviewed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    suspicion = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="How likely the reviewer's label is wrong (0 to 1) by the last label check "
+        "(manage.py label_issues); null when that check did not score this prediction.",
+    )
 
     @staticmethod
     def represent(prediction: Prediction) -> dict[str, Any]:
+        checked = getattr(prediction, "suspicion", None)
         return {
             **_prediction_as_dict(prediction),
             "source": prediction.source,
@@ -238,6 +246,7 @@ class PredictionHistorySerializer(PredictionSerializer):
                 prediction.reviewed_by.get_username() if prediction.reviewed_by else None
             ),
             "reviewed_at": _iso(prediction.reviewed_at),
+            "suspicion": round(checked.suspicion, 6) if checked else None,
         }
 
 
@@ -306,3 +315,55 @@ class JobConflictSerializer(serializers.Serializer):
 
     detail = serializers.CharField(read_only=True)
     job = JobAddressSerializer(read_only=True)
+
+
+class ExplanationTermSerializer(serializers.Serializer):
+    term = serializers.CharField(
+        read_only=True,
+        help_text='A word of the tweet, "keyword: …", "location: …", or the '
+        "absent words as one term.",
+    )
+    field = serializers.ChoiceField(
+        choices=["text", "keyword", "location", "absent"], read_only=True
+    )
+    contribution = serializers.FloatField(read_only=True, help_text="In probability units.")
+    direction = serializers.ChoiceField(
+        choices=[Label.DISASTER.value, Label.NOT_DISASTER.value], read_only=True
+    )
+
+
+class ExplanationMemberSerializer(serializers.Serializer):
+    name = serializers.ChoiceField(choices=["linear", "trees"], read_only=True)
+    weight = serializers.FloatField(read_only=True)
+    base = serializers.FloatField(read_only=True, help_text="Intercept, or XGBoost's bias.")
+    margin = serializers.FloatField(read_only=True, help_text="Log-odds: base + its terms.")
+    probability = serializers.FloatField(read_only=True)
+
+
+def _explanation_as_dict(prediction: Prediction, explanation: Explanation) -> dict[str, Any]:
+    return {
+        "id": prediction.pk,
+        "model_version": prediction.model_version.name,
+        "probability": prediction.probability,
+        **explanation.as_dict(),
+    }
+
+
+class PredictionExplanationSerializer(serializers.Serializer):
+    """Why the model version that made a prediction gave it its probability: `score` = `base` +
+    the `terms` + `rest`, in probability units; `score` equals `probability` within 1e-5."""
+
+    id = serializers.IntegerField(read_only=True)
+    model_version = serializers.CharField(read_only=True)
+    probability = serializers.FloatField(read_only=True, help_text="As stored.")
+    score = serializers.FloatField(read_only=True, help_text="What the explanation adds up to.")
+    base = serializers.FloatField(read_only=True, help_text="The score of no words at all.")
+    unit = serializers.ChoiceField(choices=["probability"], read_only=True)
+    terms = ExplanationTermSerializer(
+        many=True, read_only=True, help_text="The 10 largest by absolute contribution, first."
+    )
+    rest = serializers.FloatField(read_only=True, help_text="The sum of all other terms.")
+    rest_count = serializers.IntegerField(read_only=True, help_text="How many other terms.")
+    members = ExplanationMemberSerializer(many=True, read_only=True)
+
+    represent = staticmethod(_explanation_as_dict)

@@ -10,6 +10,11 @@ urlpatterns = [
     path("predictions/batch/", views.PredictionBatchView.as_view(), name="prediction-batch"),
     path("predictions/csv/", views.PredictionCsvView.as_view(), name="prediction-csv"),
     path("predictions/<int:pk>/", views.PredictionDetailView.as_view(), name="prediction-detail"),
+    path(
+        "predictions/<int:pk>/explanation/",
+        views.PredictionExplanationView.as_view(),
+        name="prediction-explanation",
+    ),
     path("models/", views.ModelVersionListView.as_view(), name="modelversion-list"),
     path("models/active/", views.ActiveModelVersionView.as_view(), name="modelversion-active"),
     path("jobs/", views.JobListView.as_view(), name="job-list"),

@@ -28,6 +28,7 @@ from predictor.api.serializers import (
     JobConflictSerializer,
     JobSerializer,
     ModelVersionSerializer,
+    PredictionExplanationSerializer,
     PredictionHistorySerializer,
     PredictionSerializer,
     RelabelSerializer,
@@ -35,7 +36,7 @@ from predictor.api.serializers import (
 )
 from predictor.api.throttles import PredictionRateThrottle
 from predictor.filters import PredictionFilter
-from predictor.models import Job, JobFile, JobKind, ModelVersion, Source
+from predictor.models import Job, JobFile, ModelVersion, Source
 
 _UNAVAILABLE = OpenApiResponse(description="No model can serve predictions (see `detail`).")
 _INVALID = OpenApiResponse(description="Invalid input; the body names each bad field.")
@@ -143,8 +144,32 @@ class PredictionDetailView(generics.RetrieveAPIView):
             true_label=serializer.validated_data["true_label"],
             reviewer=request.user,
             via="API",
+            # One item, as in the queue: a first review may be drawn for a second reviewer, and
+            # a pending item's label from someone else is its second review.
+            double_review=True,
         )
         return Response(PredictionHistorySerializer(self.get_object()).data)
+
+
+class PredictionExplanationView(generics.RetrieveAPIView):
+    """GET why the model version that made a stored prediction gave it its probability (staff):
+    the words that pushed it towards "disaster" and away, adding up exactly to `score`."""
+
+    queryset = selectors.prediction_list()
+    serializer_class = PredictionExplanationSerializer
+
+    @extend_schema(
+        responses={
+            200: PredictionExplanationSerializer,
+            409: OpenApiResponse(
+                description="The model version that made it cannot be loaded (see `detail`)."
+            ),
+        }
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        prediction = self.get_object()
+        explanation = selectors.prediction_explanation(prediction=prediction)
+        return Response(PredictionExplanationSerializer.represent(prediction, explanation))
 
 
 _JOB_QUEUED = OpenApiResponse(JobSerializer, description="Queued: poll the job's `url`.")
@@ -242,10 +267,8 @@ class JobRetryView(_JobMixin, generics.GenericAPIView):
         job = self.get_object()
         # Starting a job again needs what starting it needs: a reviewer sees every job but may
         # not train, and a requester may have lost their staff status since.
-        starter = _STARTED_BY[job.kind]()
-        for permission in starter.get_permissions():
-            if not permission.has_permission(request, starter):
-                self.permission_denied(request, getattr(permission, "message", None))
+        if not jobs.job_start_allowed(user=request.user, kind=job.kind):
+            self.permission_denied(request)
         retry = jobs.job_retry(job=job, user=request.user)
         return _job_accepted(retry, request)
 
@@ -267,13 +290,6 @@ class JobDownloadView(_JobMixin, generics.GenericAPIView):
         # Quoted, or percent-encoded when not ASCII: an upload's name may hold anything.
         response["Content-Disposition"] = content_disposition_header(True, answer.name)
         return response
-
-
-# The endpoint that starts each kind of job, whose permissions a retry needs.
-_STARTED_BY: dict[str, type[APIView]] = {
-    JobKind.TRAINING: ModelVersionListView,
-    JobKind.CSV_SCORING: PredictionCsvView,
-}
 
 
 class ActiveModelVersionView(generics.RetrieveAPIView):

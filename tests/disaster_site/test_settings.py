@@ -73,3 +73,22 @@ def test_a_short_secret_key_is_reported(tmp_path):
     result = check_deploy(tmp_path, BEHIND_TLS_PROXY="1", SECRET_KEY="short")
     assert result.returncode != 0
     assert "security.W009" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("value", "read"), [("0", "0.0"), ("0.25", "0.25"), ("1", "1.0")])
+def test_the_double_review_share_is_read(tmp_path, value, read):
+    code = "from disaster_site import settings as s; print(s.DOUBLE_REVIEW_SHARE)"
+    result = run_production(tmp_path, "-c", code, DOUBLE_REVIEW_SHARE=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [read]
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_a_double_review_share_outside_0_to_1_is_refused(tmp_path, value):
+    result = run_production(
+        tmp_path, "-c", "import disaster_site.settings", DOUBLE_REVIEW_SHARE=value
+    )
+    assert result.returncode != 0
+    assert f"DOUBLE_REVIEW_SHARE must be a share between 0 and 1, not {float(value)}" in (
+        result.stderr
+    )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.data import Dataset, DatasetError, read_csv
+from ml.data import Dataset, DatasetError, read_csv, read_csv_records
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample_tweets.csv"
@@ -52,6 +52,26 @@ def test_read_csv_accepts_a_byte_order_mark_and_multi_line_text(tmp_path):
     path = write(tmp_path, "\ufeff" + HEADER + '1,,,"two\nlines",1\n2,,,one line,0\n')
 
     assert read_csv(path).text == ("two\nlines", "one line")
+
+
+def test_read_csv_records_keeps_the_line_each_record_starts_on_and_its_id(tmp_path):
+    path = write(
+        tmp_path,
+        HEADER + '10,,,"three\nphysical\r\nlines",1\n11,,,next,0\n,,,"two\nlines",1\n13,,,last,0\n',
+    )
+
+    records = read_csv_records(path)
+
+    assert records.data.text == ("three\nphysical\r\nlines", "next", "two\nlines", "last")
+    assert records.lines == (2, 5, 6, 8)
+    assert records.ids == ("10", "11", "", "13")
+    assert path.read_text().splitlines()[records.lines[3] - 1].startswith("13,")
+
+
+def test_read_csv_records_without_an_id_column_gives_empty_ids(tmp_path):
+    path = write(tmp_path, "text,target,keyword,location\none,1,,\ntwo,0,,\n")
+
+    assert read_csv_records(path).ids == ("", "")
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Fixtures of the review tests: stored predictions without a model, and the kinds of users that
-meet the admin (reviewer, staff without permissions, plain user)."""
+"""Fixtures of the review tests: stored predictions without a model, the kinds of users that meet
+the admin (reviewer, staff without permissions, plain user), and double review's reviewers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import datetime
 
 import pytest
 
+from predictor import services
 from predictor.models import Label, ModelVersion, Prediction, Source
+from tests.conftest import reviewers_group
 
 
 @pytest.fixture
@@ -100,3 +102,33 @@ def read_only_database(transactional_db):
             set_read_only(False)
 
     return read_only
+
+
+@pytest.fixture
+def users(django_user_model):
+    """Three staff reviewers in the Reviewers group: ana, ben, cy."""
+    made = {}
+    for name in ("ana", "ben", "cy"):
+        user = django_user_model.objects.create_user(name, password="pw-" + name, is_staff=True)
+        user.groups.add(reviewers_group())
+        made[name] = user
+    return made
+
+
+@pytest.fixture
+def always_double(settings):
+    """Every first review given in the queue or the API is drawn for a second reviewer."""
+    settings.DOUBLE_REVIEW_SHARE = 1
+
+
+def review(prediction, user, label, *, via="review queue", shown=None, double=True, rng=None):
+    """One label through the service, as the queue gives it (one item, double review)."""
+    return services.prediction_review(
+        predictions=Prediction.objects.filter(pk=prediction.pk),
+        true_label=label,
+        reviewer=user,
+        via=via,
+        explanation_shown=shown,
+        double_review=double,
+        rng=rng,
+    )

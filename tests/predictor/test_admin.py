@@ -66,6 +66,7 @@ def test_superuser_sees_every_column(admin_client, make_prediction):
         "version",
         "true_label",
         "reviewed_by",
+        "suspicion_display",
         "created_display",
     ]
     for header in ("Text", "Keyword", "Location", "Predicted", "Probability", "Margin", "Model"):

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from predictor import admin_views
-from predictor.models import Label, Prediction
+from predictor import admin_views, selectors
+from predictor.models import Label, Prediction, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -299,11 +299,12 @@ def test_dashboard_queries_do_not_grow_with_rows(
     admin_client, history, make_prediction, django_assert_max_num_queries
 ):
     admin_client.get(DASHBOARD)
-    with django_assert_max_num_queries(10):
+    # 10, and 3 of double review: its counts, the pairs' reviews, the current evaluation set.
+    with django_assert_max_num_queries(13):
         admin_client.get(DASHBOARD)
     for _ in range(50):
         make_prediction(probability=0.3)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(13):
         admin_client.get(DASHBOARD)
 
 
@@ -391,3 +392,97 @@ def test_outsiders_are_kept_out_of_the_dashboard(plain_client):
 
 def test_staff_without_view_permission_cannot_see_the_dashboard(staff_client):
     assert staff_client.get(DASHBOARD).status_code == 403
+
+
+# --- explanations and blind first ---------------------------------------------------------------
+
+
+@pytest.fixture
+def explained_queue(active_version, make_prediction):
+    """Two unreviewed predictions of the active (loadable) version."""
+    threshold = active_version.threshold  # the first is the more uncertain one
+    return {
+        "first": make_prediction("Forest fire near La Ronge", probability=threshold + 0.01),
+        "second": make_prediction("Flooding downtown after the storm", probability=threshold / 2),
+    }
+
+
+def test_the_queue_shows_why_the_model_said_it(reviewer_client, explained_queue):
+    page = reviewer_client.get(QUEUE)
+
+    html = page.content.decode()
+    assert current(page) == explained_queue["first"]
+    assert page.context["explanation"] is not None
+    assert '<mark class="why' in html and 'class="why-terms"' in html
+    assert 'name="blind_first" value="on"' in html
+
+
+def test_blind_first_hides_the_reasons_until_the_answer(reviewer_client, reviewer, explained_queue):
+    reviewer_client.post(QUEUE, {"blind_first": "on"})
+    assert selectors.reviewer_blind_first(user=reviewer) is True
+
+    page = reviewer_client.get(QUEUE)
+    html = page.content.decode()
+    assert page.context["explanation"] is None
+    assert "<mark" not in html and "why-terms" not in html
+    assert "Disaster" in html  # the model's verdict is still shown, as before
+    assert 'name="blind_first" value="off"' in html
+
+    first = explained_queue["first"]
+    decide(reviewer_client, first, Label.NOT_DISASTER)
+    after = reviewer_client.get(QUEUE)
+    html = after.content.decode()
+    assert after.context["answered"] == first
+    assert f"Why the model said “{first.get_predicted_label_display()}” for #{first.pk}" in html
+    assert '<mark class="why' in html  # the answered one's words, not the next one's
+    assert after.context["explanation"] is None
+    # Shown once: the next page is blind again.
+    again = reviewer_client.get(QUEUE)
+    assert again.context["answered"] is None and "<mark" not in again.content.decode()
+
+
+def test_blind_first_can_be_turned_off_again(reviewer_client, reviewer, explained_queue):
+    reviewer_client.post(QUEUE, {"blind_first": "on"})
+    reviewer_client.post(QUEUE, {"blind_first": "off"})
+
+    assert selectors.reviewer_blind_first(user=reviewer) is False
+    assert reviewer_client.get(QUEUE).context["explanation"] is not None
+
+
+def test_a_bad_preference_changes_nothing(reviewer_client, reviewer, explained_queue):
+    reviewer_client.post(QUEUE, {"blind_first": "maybe"})
+
+    assert selectors.reviewer_blind_first(user=reviewer) is False
+    assert "not understood" in reviewer_client.get(QUEUE).content.decode()
+
+
+def test_the_preference_is_per_reviewer(reviewer_client, admin_client, explained_queue):
+    reviewer_client.post(QUEUE, {"blind_first": "on"})
+
+    assert admin_client.get(QUEUE).context["explanation"] is not None
+
+
+def test_a_version_that_cannot_be_loaded_leaves_the_queue_working(
+    reviewer_client, make_version, make_prediction
+):
+    gone = make_version("v0", artifact=False)
+    make_prediction("Forest fire", version=gone)
+
+    page = reviewer_client.get(QUEUE)
+
+    assert page.status_code == 200
+    assert "cannot be loaded to explain it" in page.content.decode()
+
+
+def test_each_review_records_whether_the_reasons_were_shown(
+    reviewer_client, reviewer, explained_queue
+):
+    """What the dashboard splits reviewers' agreement by: shown, or hidden until answered."""
+    decide(reviewer_client, explained_queue["first"], Label.DISASTER)
+    reviewer_client.post(QUEUE, {"blind_first": "on"})
+    decide(reviewer_client, explained_queue["second"], Label.NOT_DISASTER)
+
+    shown = dict(
+        Review.objects.filter(reviewer=reviewer).values_list("prediction_id", "explanation_shown")
+    )
+    assert shown == {explained_queue["first"].pk: True, explained_queue["second"].pk: False}

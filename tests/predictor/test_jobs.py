@@ -31,6 +31,7 @@ from predictor.models import (
 )
 from predictor.prediction_store import predictions_insert_for_job
 from predictor.tweets import Tweet
+from tests.conftest import reviewers_group
 
 GOOD_CSV = b"id,text,keyword\n1,Forest fire near La Ronge Sask. Canada,wildfire\n2,What a day,\n"
 
@@ -488,3 +489,30 @@ def test_only_a_failed_job_with_its_file_can_be_retried(settings):
     too_large = csv_enqueue()
     with pytest.raises(JobNotRetryable, match="never stored"):
         jobs.job_retry(job=too_large, user=None)
+
+
+@pytest.mark.parametrize(
+    ("who", "training", "csv", "label_check"),
+    [
+        ("superuser", True, True, True),
+        ("reviewer", False, True, True),  # staff who relabel, but do not train
+        ("staff without permissions", False, True, False),
+        ("not staff", False, False, False),
+    ],
+)
+def test_who_may_start_each_kind_of_job(who, training, csv, label_check, django_user_model):
+    """The one rule the API's retry, the job page and the admin's retry action ask."""
+    user = django_user_model.objects.create_user(
+        who.replace(" ", "-"), is_staff=who != "not staff", is_superuser=who == "superuser"
+    )
+    if who == "reviewer":
+        user.groups.add(reviewers_group())
+    allowed = {
+        kind: jobs.job_start_allowed(user=user, kind=kind)
+        for kind in (JobKind.TRAINING, JobKind.CSV_SCORING, JobKind.LABEL_ISSUES)
+    }
+    assert allowed == {
+        JobKind.TRAINING: training,
+        JobKind.CSV_SCORING: csv,
+        JobKind.LABEL_ISSUES: label_check,
+    }

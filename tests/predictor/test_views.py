@@ -139,3 +139,36 @@ def test_unknown_api_addresses_are_a_json_404_and_others_the_page(client):
     page = client.get("/no/such/page")
     assert page.status_code == 404
     assert page["Content-Type"].startswith("text/html")
+
+
+# --- the explanation on the form's result ------------------------------------------------------
+
+
+def test_form_result_marks_the_top_words_and_lists_them(client, active_version):
+    from predictor import selectors
+
+    response = client.post("/", {"keyword": "wildfire", "location": "Canada", "message": FIRE})
+
+    html = response.content.decode()
+    prediction = Prediction.objects.get()
+    explanation = selectors.prediction_explanation(prediction=prediction)
+    assert response.context["explanation"] == explanation
+    assert 'class="why-legend"' in html
+    marked = [t for t in explanation.terms if t.field == "text" and t.term in FIRE.lower()]
+    assert marked, "the sample model's top terms should include words of the tweet"
+    for term in marked:
+        assert f'<mark class="why why-{term.direction}">' in html
+    for term in explanation.terms:
+        assert f"{term.contribution:+.3f}</span> {term.term}" in html
+
+
+def test_form_result_escapes_a_hostile_tweet(client, active_version):
+    hostile = '<script>alert("fire")</script> <img src=x onerror=alert(1)> fire fire'
+
+    response = client.post("/", {"message": hostile})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html
+    assert '<mark class="why' in html

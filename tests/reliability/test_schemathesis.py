@@ -55,5 +55,5 @@ def test_the_live_api_keeps_to_its_schema(api_server, tmp_path):
         },
     )
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-2000:]
-    assert "13 selected / 13 total" in result.stdout  # every operation
+    assert "14 selected / 14 total" in result.stdout  # every operation
     assert summary and summary.group(2).startswith(f"{summary.group(1)} passed")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictor', '0006_jobs'),
+        ('predictor', '0009_label_suspicion'),
     ]
 
     operations = [

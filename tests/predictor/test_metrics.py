@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from predictor import jobs, metrics, services
 from predictor.models import JobKind, Label, Prediction
 from predictor.tweets import tweet_clean
+from tests.predictor.conftest import review
 
 pytestmark = pytest.mark.django_db
 
@@ -176,6 +177,30 @@ def test_reviews_are_counted_by_label_and_agreement(
             via="test",
         )
     assert sample("disaster_reviews_total", label="disaster", agreed="true") == before_true + 1
+
+
+def test_second_reviews_and_resolutions_are_reviews_too(
+    make_prediction, users, always_double, django_capture_on_commit_callbacks
+):
+    """Every label given is counted once, whichever step of double review gave it."""
+    prediction = make_prediction(probability=0.9)  # the model said disaster
+
+    def counts() -> tuple[float, float]:
+        return (
+            sample("disaster_reviews_total", label="disaster", agreed="true"),
+            sample("disaster_reviews_total", label="not_disaster", agreed="false"),
+        )
+
+    before = counts()
+    with django_capture_on_commit_callbacks(execute=True):
+        review(prediction, users["ana"], Label.DISASTER)  # first review, drawn for a second
+        review(prediction, users["ben"], Label.NOT_DISASTER)  # second review: a conflict
+        services.prediction_conflict_resolve(
+            prediction=prediction, true_label=Label.DISASTER, resolver=users["ana"]
+        )
+    assert Prediction.objects.get(pk=prediction.pk).second_review == "resolved"
+    after = counts()
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
 
 
 def test_a_queued_job_and_a_file_over_the_limit_are_counted(admin_user, settings):

@@ -11,9 +11,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_swagger_ui_works_under_the_content_security_policy(page, console_errors):
+    schema = page.request.get("/api/schema/?format=json").json()
+    methods = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+    documented = sum(1 for path in schema["paths"].values() for method in path if method in methods)
     page.goto("/api/docs/")
     operations = page.locator(".opblock")
-    expect(operations).to_have_count(13)
+    expect(operations).to_have_count(documented)
     post = page.locator(".opblock-post", has_text="/api/predictions/").first
     post.locator(".opblock-summary").click()
     post.get_by_role("button", name="Try it out").click()

@@ -37,7 +37,8 @@ def test_check_labels_from_the_admin_then_open_the_flagged_reviews(server, page,
     expect(result.get_by_role("heading")).to_have_text(
         re.compile(r"^[\d,]+ labels checked$"), timeout=JOB_TIMEOUT_MS
     )
-    expect(result.locator("#flagged-reviewed")).to_have_text(re.compile(r"^\d+ of 1$"))
+    # Other browser tests on this server give reviews too: at least this one was checked.
+    expect(result.locator("#flagged-reviewed")).to_have_text(re.compile(r"^\d+ of [1-9]\d*$"))
     violations = axe_violations(page)
     assert not violations, f"axe-core on the label check's page:\n{axe_report(violations)}"
 

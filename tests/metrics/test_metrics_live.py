@@ -105,8 +105,10 @@ def test_a_job_run_by_the_job_worker_is_counted(server):
         "-c",
         "from django.contrib.auth import get_user_model;"
         "from rest_framework.authtoken.models import Token;"
-        "u = get_user_model().objects.create_user('ops', is_staff=True);"
-        "print(Token.objects.create(user=u).key)",
+        # get_or_create: on PostgreSQL every live server of the run shares one database.
+        "u, _ = get_user_model().objects.get_or_create("
+        "username='metrics-ops', defaults={'is_staff': True});"
+        "print(Token.objects.get_or_create(user=u)[0].key)",
     )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]

@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "predictor.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The hot POST /api/predictions/ (predictor.api.fast); what it does not answer goes on.
+    "predictor.middleware.PredictionFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -287,6 +289,10 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # -------------------------------------------------------------------------------------------------
 # Anonymous prediction calls per client address, e.g. "120/min"; "none" turns the limit off.
 PREDICTION_THROTTLE_RATE = env_str("PREDICTION_THROTTLE_RATE", "120/min")
+# One anonymous tweet posted as JSON is answered by predictor.api.fast ahead of the session,
+# CSRF, authentication and messages middleware and DRF, with the same answer (0: the full path
+# for every call).
+PREDICTION_FAST_PATH = env_bool("PREDICTION_FAST_PATH", True)
 
 # The largest request body read into memory (Django's default is 2.5 MB). A batch of 1,000
 # tweets at the length limits is ~1.2 MB of plain ASCII but ~7.2 MB when every character is sent

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware
-from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
@@ -17,8 +16,10 @@ from django.utils.deprecation import MiddlewareMixin
 from django_prometheus.utils import Time, TimeSince
 
 from predictor import metrics
+from predictor.api import fast
 from predictor.errors import unavailable_reason
 from predictor.metrics import RequestMetrics
+from predictor.security_headers import static_csp_headers
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,27 @@ class RequestMetricsMiddleware(MiddlewareMixin):
         return request.method if request.method in self.METHODS else "<invalid method>"
 
 
+class PredictionFastPathMiddleware:
+    """`POST /api/predictions/` from an API client without credentials, answered by
+    predictor.api.fast ahead of the middleware below it and of DRF; any other request, or one
+    the fast path leaves (errors, throttled, signed in), goes on unchanged.
+    PREDICTION_FAST_PATH=0 turns it off."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.path_info == fast.PATH
+            and request.method == "POST"
+            and settings.PREDICTION_FAST_PATH
+        ):
+            response = fast.prediction_create_fast(request)
+            if response is not None:
+                return response
+        return self.get_response(request)
+
+
 def unavailable_page(page: PageContext) -> Callable[[View], View]:
     """Say how a view's page looks when it cannot be served now: `page(request)` gives the
     template and context (e.g. the form again, with what was typed) that
@@ -156,8 +178,6 @@ class StaticCSPMiddleware(CSPMiddleware):
     anything else goes through django-csp unchanged.
     """
 
-    _built: tuple[object, object, str, str] | None = None
-
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
@@ -170,13 +190,10 @@ class StaticCSPMiddleware(CSPMiddleware):
             or (settings.DEBUG and response.status_code in (404, 500))
         ):
             return super().process_response(request, response)
-        built = self._built
-        if built is None or built[0] is not enforced or built[1] is not report_only:
-            built = (enforced, report_only, build_policy(), build_policy(report_only=True))
-            self._built = built
-        if built[2] and HEADER not in response:
-            response[HEADER] = built[2]
-        if built[3] and HEADER_REPORT_ONLY not in response:
-            response[HEADER_REPORT_ONLY] = built[3]
+        enforced_header, report_only_header = static_csp_headers()
+        if enforced_header and HEADER not in response:
+            response[HEADER] = enforced_header
+        if report_only_header and HEADER_REPORT_ONLY not in response:
+            response[HEADER_REPORT_ONLY] = report_only_header
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
         return response

@@ -25,10 +25,18 @@ class PredictionRateThrottle(AnonRateThrottle):
         return None if rate.lower() == "none" else rate
 
     def allow_request(self, request, view) -> bool:
-        if self.rate is None or request.user.is_authenticated:
+        if request.user.is_authenticated:
+            return True
+        # Counted already by the hot path, which then left the call to the full view.
+        verdict = getattr(request, "prediction_throttle_allowed", None)
+        return self.allow_anonymous(request) if verdict is None else verdict
+
+    def allow_anonymous(self, request) -> bool:
+        """Count one anonymous call of the client `request` comes from; False once over the
+        rate. Works on a plain Django request too (the hot path, predictor/api/fast.py)."""
+        if self.rate is None:
             return True
         window = int(time.time() // self.duration)
-        self.window_ends = (window + 1) * self.duration
         key = f"throttle:{self.scope}:{self.get_ident(request)}:{window}"
         try:
             count = cache.incr(key)
@@ -37,4 +45,6 @@ class PredictionRateThrottle(AnonRateThrottle):
         return count <= self.num_requests
 
     def wait(self) -> float:
-        return max(0.0, self.window_ends - time.time())
+        """Seconds until the current window ends."""
+        now = time.time()
+        return max(0.0, (now // self.duration + 1) * self.duration - now)

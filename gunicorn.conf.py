@@ -72,6 +72,16 @@ def when_ready(server):
     gc.freeze()
 
 
+def post_worker_init(worker):
+    """In each worker, once Django is loaded: SQLite's WAL checkpoints in a background thread,
+    off the requests (predictor/sqlite_checkpoint.py)."""
+    from django.conf import settings
+
+    from predictor.sqlite_checkpoint import checkpointer_start
+
+    checkpointer_start(interval=settings.SQLITE_CHECKPOINT_SECONDS)
+
+
 def child_exit(server, worker):
     """A worker has exited (or was killed): remove its live gauges from the metrics directory.
     Its counters' files stay and are still added up, so a replaced worker's counts are kept."""

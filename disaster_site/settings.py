@@ -174,6 +174,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # -------------------------------------------------------------------------------------------------
 # SQLite in DATA_DIR by default; DATABASE_URL (e.g. postgres://...) selects another database.
 DATABASE_URL = env_str("DATABASE_URL")
+# SQLite: each gunicorn worker checkpoints the write-ahead log this often in a background thread
+# (predictor/sqlite_checkpoint.py); a commit then checkpoints by itself only past 10,000 pages
+# (~40 MB of log), not SQLite's 1,000, which put a checkpoint into every ~1,000th request.
+# 0: no thread, SQLite's own checkpoints.
+SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 1.0)
+_AUTOCHECKPOINT_PAGES = 10_000 if SQLITE_CHECKPOINT_SECONDS > 0 else 1_000
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
@@ -195,6 +201,7 @@ else:
                     "PRAGMA synchronous=NORMAL;"
                     "PRAGMA busy_timeout=20000;"
                     "PRAGMA foreign_keys=ON;"
+                    f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES};"
                 ),
             },
         }

@@ -128,7 +128,7 @@ def _check_throughput(ours: dict, seed: dict) -> tuple[str, bool | None]:
     if r is None:
         return "not measured", None
     text = f"{r:.2f}x the seed, {errors} errors, all stored: {format_value(stored)}"
-    return text, r >= 2 and errors == 0 and bool(stored)
+    return text, r >= 3 and errors == 0 and bool(stored)
 
 
 def _check_p50_vs_seed(ours: dict, seed: dict) -> tuple[str, bool | None]:
@@ -142,8 +142,8 @@ def _check_p50_vs_inproc(ours: dict, seed: dict) -> tuple[str, bool | None]:
     http, inproc = ours.get("http1_p50_ms"), ours.get("inproc_p50_ms")
     if http is None or inproc is None:
         return "not measured", None
-    limit = 2 * inproc + 1
-    return f"{_ms(http)} vs 2 x {_ms(inproc)} + 1 ms = {_ms(limit)}", http <= limit
+    limit = inproc + 0.7
+    return f"{_ms(http)} vs {_ms(inproc)} + 0.7 ms = {_ms(limit)}", http <= limit
 
 
 def _at_most(key: str, limit: float, unit: str, digits: int = 1) -> Callable:
@@ -170,18 +170,18 @@ def _at_least(key: str, limit: float, unit: str, also: str | None = None) -> Cal
 
 TARGETS = [
     Target(
-        "32 clients: ≥ 2x the seed's requests/s, every prediction stored, 0 errors",
+        "32 clients: ≥ 3x the seed's requests/s, every prediction stored, 0 errors",
         _check_throughput,
     ),
     Target("1 client: HTTP p50 ≤ the seed's", _check_p50_vs_seed),
-    Target("1 client: HTTP p50 ≤ 2 x in-process p50 + 1 ms", _check_p50_vs_inproc),
+    Target("1 client: HTTP p50 ≤ in-process p50 + 0.7 ms", _check_p50_vs_inproc),
     Target("In-process single prediction p50 ≤ 1 ms", _at_most("inproc_p50_ms", 1.0, "ms", 3)),
     Target(
         "In-process batch ≥ 10,000 predictions/s", _at_least("inproc_batch_per_s", 10_000, "/s")
     ),
     Target(
-        "Batch endpoint ≥ 5,000 predictions/s, all stored",
-        _at_least("batch_per_s", 5_000, "/s", also="batch_stored_ok"),
+        "Batch endpoint ≥ 10,000 predictions/s, all stored",
+        _at_least("batch_per_s", 10_000, "/s", also="batch_stored_ok"),
     ),
     Target("Retrain ≤ 60 s", _at_most("train_s", 60, "s")),
     Target(
@@ -189,6 +189,18 @@ TARGETS = [
     ),
     Target("≤ 500 MB resident (PSS) for the default workers", _at_most("pss_mb", 500, "MB", 0)),
 ]
+
+
+# Measured once, with the SQLite column: they are the model's, whatever the database.
+MODEL_FIGURES = ("inproc_p50_ms", "inproc_p99_ms", "inproc_batch_per_s")
+
+
+def _with_model_figures(summary: dict[str, dict], variant: str) -> dict:
+    """A variant's figures, with the in-process ones taken from the SQLite column when the
+    variant has none of its own (the PostgreSQL column's targets compare against them)."""
+    ours = summary.get(OURS, {})
+    inherited = {k: ours[k] for k in MODEL_FIGURES if summary[variant].get(k) is None and k in ours}
+    return {**summary[variant], **inherited}
 
 
 def verdict(met: bool | None) -> str:
@@ -205,7 +217,7 @@ def targets_table(summary: dict[str, dict]) -> list[list[str]]:
     for target in TARGETS:
         line = [target.name]
         for v in variants:
-            text, met = target.check(summary[v], seed)
+            text, met = target.check(_with_model_figures(summary, v), seed)
             line += [text, verdict(met)]
         table.append(line)
     return table
@@ -214,7 +226,7 @@ def targets_table(summary: dict[str, dict]) -> list[list[str]]:
 def target_verdicts(summary: dict[str, dict]) -> dict[str, dict[str, bool | None]]:
     seed = summary.get(SEED, {})
     return {
-        v: {t.name: t.check(summary[v], seed)[1] for t in TARGETS}
+        v: {t.name: t.check(_with_model_figures(summary, v), seed)[1] for t in TARGETS}
         for v in (OURS, OURS_PG)
         if v in summary
     }

@@ -24,7 +24,6 @@ settings (selectors.reviewer_evaluation_agreement), and the simulated error rate
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
@@ -34,9 +33,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data" / "train.csv"
-SAMPLE_DATA = ROOT / "data" / "sample_tweets.csv"
+from bench.django_env import default_data, django_start
+
 MODEL_ACCURACY = 0.8
 
 
@@ -55,36 +53,13 @@ REVIEWERS = (
 )
 
 
-def django_setup(data_dir: Path, share: float) -> None:
-    """Production settings on a fresh SQLite database in `data_dir`, migrated."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "disaster_site.settings",
-            "ENV_FILE": "",
-            "DATA_DIR": str(data_dir),
-            "SECRET_KEY": "bench-double-review-throwaway-" + "x" * 30,
-            "DOUBLE_REVIEW_SHARE": str(share),
-            "MODEL_STORE": "filesystem",
-        }
-    )
-    os.environ.pop("DATABASE_URL", None)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
 def share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.double_review", description=__doc__)
-    default_data = os.environ.get("TRAIN_DATA") or (
-        SHARED_DATA if SHARED_DATA.is_file() else SAMPLE_DATA
-    )
-    parser.add_argument("--data", type=Path, default=Path(default_data))
+    parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--predictions", type=int, default=1200)
     parser.add_argument("--share", type=float, default=0.1, help="DOUBLE_REVIEW_SHARE")
     parser.add_argument("--seed", type=int, default=7)
@@ -93,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--share must be between 0 and 1, --predictions at least 2")
 
     with tempfile.TemporaryDirectory(prefix="bench-double-review-") as data_dir:
-        django_setup(Path(data_dir), args.share)
+        django_start(Path(data_dir), DOUBLE_REVIEW_SHARE=str(args.share))
         return simulate(args)
 
 

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data" / "train.csv"
+from bench.django_env import default_data, django_start
 
 
 def timed(call: Callable[[int], object], n: int, *, warmup: int = 50) -> dict[str, float]:
@@ -46,29 +43,12 @@ def timed(call: Callable[[int], object], n: int, *, warmup: int = 50) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(os.environ.get("TRAIN_DATA") or SHARED_DATA)
-    parser.add_argument("--data", type=Path, default=default)
+    parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--rows", type=int, default=2000)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-explain-"))
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "disaster_site.settings",
-            "SECRET_KEY": "bench-only-" + "x" * 40,
-            "DEBUG": "0",
-            "DATA_DIR": str(data_dir),
-            "ENV_FILE": "",
-            "PREDICTION_THROTTLE_RATE": "none",
-            "ALLOWED_HOSTS": "127.0.0.1",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    django_start(Path(tempfile.mkdtemp(prefix="bench-explain-")), model_data=args.data)
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from django.test import Client
 
     from ml.data import read_csv
@@ -78,8 +58,6 @@ def main() -> None:
     from predictor.models import Source
     from predictor.tweets import tweet_clean
 
-    call_command("migrate", verbosity=0)
-    call_command("ensure_model", "--data", str(args.data), verbosity=0)
     data = read_csv(args.data)
     rows = min(args.rows, len(data))
     tweets = [

@@ -1,10 +1,16 @@
 """Profile one prediction request through the whole Django stack, in process (no HTTP server).
 
-    .venv/bin/python bench/profile_request.py [--data CSV] [--requests 3000] [--top 30]
+    .venv/bin/python -m bench.profile_request [--data CSV] [--requests 3000] [--top 30]
+        [--no-profile] [--stats FILE]
 
-Calls the production WSGI application (DEBUG off, the real middleware) with `POST
-/api/predictions/` bodies against a throwaway SQLite database, prints the per-request wall time
-and the functions where the time goes (cProfile, sorted by cumulative then own time).
+Calls the production WSGI application (DEBUG off, the real middleware, metrics in a multiprocess
+directory as under gunicorn) with `POST /api/predictions/` bodies against a throwaway SQLite
+database and a model trained on --data (default: the shared train.csv, else the sample). Each
+body is a row of --data with a marker of its own appended, so no two texts repeat. Prints the
+per-request wall time (p50, p99), then the functions where the time goes (cProfile, sorted by
+cumulative then own time; --stats FILE saves them for pstats). Environment variables set
+before it reach the settings: `PREDICTION_FAST_PATH=0` profiles the full DRF view,
+`SQLITE_CHECKPOINT_SECONDS=0` SQLite's own checkpoints.
 """
 
 from __future__ import annotations
@@ -13,50 +19,42 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.django_env import default_data, django_start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "sample_tweets.csv")
+    parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--no-profile", action="store_true", help="only the timings")
+    parser.add_argument("--stats", type=Path, help="save the profile here")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="profile-request-"))
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "disaster_site.settings",
-            "SECRET_KEY": "profile-only-" + "x" * 40,
-            "DEBUG": "0",
-            "DATA_DIR": str(data_dir),
-            "ENV_FILE": "",
-            "PREDICTION_THROTTLE_RATE": "none",
-            "ALLOWED_HOSTS": "127.0.0.1",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    django_start(Path(tempfile.mkdtemp(prefix="profile-request-")), model_data=args.data)
+    from django.conf import settings
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    call_command("ensure_model", "--data", str(args.data), verbosity=0)
-    call_command("collectstatic", "--noinput", verbosity=0)
-
     from disaster_site.wsgi import application
+    from ml.data import read_csv
+    from predictor.sqlite_checkpoint import checkpointer_start
+
+    call_command("collectstatic", "--noinput", verbosity=0)
+    # As in a gunicorn worker (gunicorn.conf.py).
+    checkpointer_start(interval=settings.SQLITE_CHECKPOINT_SECONDS)
+    data = read_csv(args.data)
+    rows = list(zip(data.text, data.keyword, data.location, strict=True))
 
     def environ(i: int) -> dict:
-        body = json.dumps({"text": f"Forest fire near La Ronge Sask. Canada #{i}"}).encode()
+        text, keyword, location = rows[i % len(rows)]
+        tweet = {"text": f"{text} r{i:x}", "keyword": keyword, "location": location}
+        body = json.dumps(tweet).encode()
         return {
             "REQUEST_METHOD": "POST",
             "PATH_INFO": "/api/predictions/",
@@ -87,12 +85,16 @@ def main() -> None:
     p50 = statistics.median(times) * 1000
     p99 = times[int(len(times) * 0.99)] * 1000
     print(f"{args.requests} requests: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    if args.no_profile:
+        return
 
     profiler = cProfile.Profile()
     profiler.enable()
     for i in range(args.requests):
-        call(i)
+        call(args.requests + i)
     profiler.disable()
+    if args.stats:
+        profiler.dump_stats(args.stats)
     for order in ("cumulative", "tottime"):
         stats = pstats.Stats(profiler)
         stats.sort_stats(order).print_stats(args.top)

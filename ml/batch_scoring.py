@@ -85,25 +85,30 @@ class BatchScorer:
         self._n_tree_features = len(selected)
         self._weights = np.asarray(voting.weights if voting.weights is not None else [1, 1], float)
 
-        # Per feature column: its block, its idf times nothing else, whether its tf is sublinear,
-        # and the block's weight (applied after normalisation, as ColumnTransformer does).
+        # Per feature column: its block, its idf and whether its tf is sublinear; per block, its
+        # weight (applied after normalisation, as ColumnTransformer does).
         n = self.n_features
-        self._column_block = np.zeros(n, dtype=np.int64)
+        self._column_block = np.zeros(n, dtype=np.int8)
+        self._block_weight = np.array([block.weight for block in self._blocks], dtype=np.float64)
         self._idf = np.ones(n)
         self._sublinear = np.zeros(n, dtype=bool)
-        self._weight = np.ones(n)
         for position, block in enumerate(self._blocks):
             columns = slice(block.offset, block.offset + len(block.idf))
             self._column_block[columns] = position
             self._idf[columns] = block.idf
             self._sublinear[columns] = block.sublinear_tf
-            self._weight[columns] = block.weight
         # Blocks whose vectorizers preprocess the same column with the same function share it.
         self._shared_preprocessing = {}
         for block in self._blocks:
             vectorizer = block.vectorizer
             if vectorizer.analyzer in ("word", "char_wb") and vectorizer.preprocessor is not None:
-                key = (block.column, vectorizer.preprocessor, vectorizer.input, vectorizer.encoding)
+                key = (
+                    block.column,
+                    vectorizer.preprocessor,
+                    vectorizer.input,
+                    vectorizer.encoding,
+                    vectorizer.decode_error,
+                )
                 self._shared_preprocessing.setdefault(key, []).append(block)
 
     def features(
@@ -169,22 +174,23 @@ class BatchScorer:
         first[:1] = True
         np.not_equal(keys[1:], keys[:-1], out=first[1:])
         starts = np.flatnonzero(first)
-        counts = np.diff(starts, append=len(keys)).astype(np.float64)
-        unique = keys[starts].astype(np.int64)
-        row, column = np.divmod(unique, self.n_features)
+        counts = np.diff(starts, append=len(keys))
+        row, column = np.divmod(keys[starts], self.n_features)
 
-        # TfidfTransformer: 1 + log(count) when sublinear, times idf, then each row of each
-        # block l2-normalised; then ColumnTransformer's weight.
-        values = counts
-        sublinear = self._sublinear[column]
-        values[sublinear] = np.log(values[sublinear]) + 1.0
+        # TfidfTransformer: 1 + log(count) when sublinear (from a table: counts are small),
+        # times idf, then each row of each block l2-normalised; then ColumnTransformer's weight.
+        values = counts.astype(np.float64)
+        if self._sublinear.any():
+            ones_plus_log = np.log(np.arange(1, counts.max() + 1, dtype=np.float64)) + 1.0
+            values = np.where(self._sublinear[column], ones_plus_log[counts - 1], values)
         values *= self._idf[column]
-        segment = row * len(self._blocks) + self._column_block[column]
-        segment_first = np.empty(len(segment), dtype=bool)
-        segment_first[:1] = True
-        np.not_equal(segment[1:], segment[:-1], out=segment_first[1:])
-        segment_starts = np.flatnonzero(segment_first)
+        block = self._column_block[column]
+        boundary = np.empty(len(row), dtype=bool)
+        boundary[:1] = True
+        np.not_equal(row[1:], row[:-1], out=boundary[1:])
+        boundary[1:] |= block[1:] != block[:-1]
+        segment_starts = np.flatnonzero(boundary)
         norms = np.sqrt(np.add.reduceat(values * values, segment_starts))
-        values /= np.repeat(norms, np.diff(segment_starts, append=len(values)))
-        values *= self._weight[column]
+        scale = self._block_weight[block[segment_starts]] / norms
+        values *= np.repeat(scale, np.diff(segment_starts, append=len(values)))
         return row, column, values

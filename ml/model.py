@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from ml.batch_scoring import BatchScorer
 from ml.evaluate import Metrics
 from ml.explain import Explainer
 from ml.pipeline import input_matrix
@@ -27,16 +28,23 @@ class TrainedModel:
     library_versions: dict[str, str]
     _scorer: SingleTweetScorer | None = field(default=None, init=False, repr=False, compare=False)
     _explainer: Explainer | None = field(default=None, init=False, repr=False, compare=False)
+    _batch_scorer: BatchScorer | None = field(default=None, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
-        # The scorer and explainer only hold views of the pipeline; they are rebuilt after loading.
-        return {**self.__dict__, "_scorer": None, "_explainer": None}
+        # The scorers and explainer only hold views of the pipeline; they are rebuilt after loading.
+        return {**self.__dict__, "_scorer": None, "_explainer": None, "_batch_scorer": None}
 
     def predict_proba(
         self, text: Sequence[str], keyword: Sequence[str], location: Sequence[str]
     ) -> np.ndarray:
-        """P(disaster) for each tweet of a batch, in one vectorised call."""
-        return self.pipeline.predict_proba(input_matrix(text, keyword, location))[:, 1]
+        """P(disaster) for each tweet of a batch, in one vectorised call; equal to the
+        pipeline's predict_proba (within 1e-9), without scikit-learn's per-step overhead."""
+        if self._batch_scorer is None:
+            try:
+                self._batch_scorer = BatchScorer(self.pipeline)
+            except TypeError:  # a pipeline the fast path cannot reproduce
+                return self.pipeline.predict_proba(input_matrix(text, keyword, location))[:, 1]
+        return self._batch_scorer(text, keyword, location)
 
     def predict_one(self, text: str, keyword: str = "", location: str = "") -> float:
         """P(disaster) for one tweet; equal to predict_proba on the same input, but much faster."""

@@ -74,6 +74,21 @@ def _tweets_from_json(data: Any) -> list[Tweet]:
         raise serializers.ValidationError({"items": [problem]})
     tweets, errors = [], {}
     for index, item in enumerate(items):
+        # The usual item, a JSON object of strings (or null keyword and location), goes
+        # straight to tweet_clean; anything else, and any item it refuses, takes the full path
+        # below, which gives the error.
+        if type(item) is dict:
+            text, keyword, location = item.get("text"), item.get("keyword"), item.get("location")
+            if (
+                type(text) is str
+                and (keyword is None or type(keyword) is str)
+                and (location is None or type(location) is str)
+            ):
+                try:
+                    tweets.append(tweet_clean(text=text, keyword=keyword, location=location))
+                    continue
+                except InvalidTweet:
+                    pass
         if item is None:
             errors[index] = ["This field may not be null."]
             continue
@@ -203,10 +218,35 @@ class PredictionSerializer(serializers.Serializer):
 
 
 def _batch_as_dict(predictions: list[Prediction]) -> dict[str, Any]:
-    return {
-        "model_version": predictions[0].model_version.name,
-        "results": [_prediction_as_dict(p) for p in predictions],
-    }
+    """`_prediction_as_dict` of each prediction, the values a batch shares (its version, its
+    creation time) formatted once."""
+    versions: dict[int, str] = {}
+    moments: dict[datetime | None, str | None] = {}
+    disaster = Label.DISASTER
+    results = []
+    for prediction in predictions:
+        version = versions.get(prediction.model_version_id)
+        if version is None:
+            version = versions[prediction.model_version_id] = prediction.model_version.name
+        created = prediction.created
+        if created not in moments:
+            moments[created] = _iso(created)
+        label = prediction.predicted_label
+        results.append(
+            {
+                "id": prediction.pk,
+                "text": prediction.text,
+                "keyword": prediction.keyword,
+                "location": prediction.location,
+                "label": label,
+                "is_disaster": label == disaster,
+                "probability": round(prediction.probability, 6),
+                "threshold": round(prediction.threshold, 6),
+                "model_version": version,
+                "created": moments[created],
+            }
+        )
+    return {"model_version": predictions[0].model_version.name, "results": results}
 
 
 class BatchResultSerializer(serializers.Serializer):

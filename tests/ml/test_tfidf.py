@@ -68,3 +68,19 @@ def test_transform_refuses_a_single_string():
 
     with pytest.raises(ValueError, match="Iterable over raw text documents"):
         vectorizer.transform("one two")
+
+
+@pytest.mark.parametrize("settings", [*SETTINGS, {"ngram_range": (1, 3)}, {"analyzer": "char"}])
+def test_term_occurrences_count_what_transform_counts(sample_data, settings):
+    column = sample_data.keyword if settings.get("analyzer") is whole_keyword else sample_data.text
+    rows = [*column, "unseen wörds ø", "", *column[:20]]  # repeated values too
+    vectorizer = CachedTfidfVectorizer(**settings).fit(column[:150])
+    plain = {"use_idf": False, "norm": None, "sublinear_tf": False, "binary": False}
+    counts = CachedTfidfVectorizer(**{**settings, **plain}).fit(column[:150])
+    expected = counts.transform(rows)
+
+    for _ in range(2):  # the second pass runs on a warm word table
+        row, index = vectorizer.term_occurrences(rows)
+        actual = np.zeros(expected.shape)
+        np.add.at(actual, (row, index), 1)
+        assert np.array_equal(actual, expected.toarray())

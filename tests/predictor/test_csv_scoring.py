@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from ml.data import read_csv
+from predictor import csv_scoring
 from predictor.active_model import active_model
 from predictor.csv_scoring import RESULT_COLUMNS, csv_job_score, csv_table_read
 from predictor.errors import JobFailed
@@ -248,10 +249,19 @@ def child_processes() -> set[int]:
 
 
 @pytest.mark.django_db
-def test_a_killed_scoring_process_fails_the_job_instead_of_hanging_it(make_version, settings):
+def test_a_killed_scoring_process_fails_the_job_instead_of_hanging_it(
+    make_version, settings, monkeypatch
+):
     """The OOM killer's case: the job must end (and say why), not wait forever for the chunk the
     dead process held while its heartbeat keeps it looking alive."""
     make_version("v1")
+    score = csv_scoring._probabilities
+
+    def slow(model, tweets):
+        time.sleep(5)  # scoring is quick: the scorers must still be busy when they are killed
+        return score(model, tweets)
+
+    monkeypatch.setattr(csv_scoring, "_probabilities", slow)  # the forked scorers inherit it
     settings.CSV_CHUNK_ROWS = 2000
     settings.CSV_SCORING_PROCESSES = 2
     job = csv_job(sample_file(4000))
@@ -262,7 +272,7 @@ def test_a_killed_scoring_process_fails_the_job_instead_of_hanging_it(make_versi
         deadline = time.monotonic() + 30
         while not (scorers := child_processes() - already) and time.monotonic() < deadline:
             time.sleep(0.001)
-        time.sleep(0.15)  # each is busy with its chunk of 2,000 rows (about half a second)
+        time.sleep(0.15)  # each is busy with its chunk of 2,000 rows
         for pid in scorers:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import DatabaseError, connection
+from django.db.models.signals import post_init
 from django.utils import timezone
 
 from predictor import prediction_store
@@ -74,6 +75,44 @@ def test_returned_predictions_know_their_version_without_a_query(
     (prediction,) = insert(version, 1)
     with django_assert_num_queries(0):
         assert prediction.model_version.name == "v1"
+
+
+def _fields(prediction: Prediction) -> dict:
+    return {k: v for k, v in vars(prediction).items() if k != "_state"}
+
+
+@pytest.mark.django_db
+def test_returned_predictions_are_what_from_db_makes_of_the_row(make_version):
+    version = make_version("v1", artifact=False)
+    returned = insert(version, 3)
+
+    for prediction in returned:
+        loaded = Prediction.objects.get(pk=prediction.pk)
+        assert _fields(prediction) == _fields(loaded)
+        assert list(_fields(prediction)) == list(_fields(loaded))
+        assert (prediction._state.adding, prediction._state.db) == (False, "default")
+        assert prediction == loaded and type(prediction) is Prediction
+        prediction.true_label = Label.DISASTER
+        prediction.save(update_fields=["true_label"])
+        assert Prediction.objects.get(pk=prediction.pk).true_label == Label.DISASTER
+
+
+@pytest.mark.django_db
+def test_with_an_init_signal_receiver_predictions_go_through_from_db(make_version):
+    version = make_version("v1", artifact=False)
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Prediction)
+    try:
+        returned = insert(version, 2)
+    finally:
+        post_init.disconnect(receiver, sender=Prediction)
+
+    assert seen == returned
+    assert returned[0].model_version.name == "v1"
 
 
 @pytest.mark.django_db

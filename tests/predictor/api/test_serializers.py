@@ -105,3 +105,34 @@ def test_the_batch_answer_has_exactly_the_declared_fields(active_version):
 
 def test_a_tweet_s_declared_fields_are_the_tweet_s():
     assert list(TweetSerializer().fields) == [f.name for f in dataclasses.fields(Tweet)]
+
+
+@pytest.mark.django_db
+def test_the_batch_answer_is_each_prediction_s_answer_even_when_they_differ(make_version):
+    import datetime
+
+    from predictor.models import Label, Prediction, Source
+
+    first, second = make_version("v1", artifact=False), make_version("v2", artifact=False)
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
+    predictions = [
+        Prediction(
+            id=i,
+            text=f"t{i}",
+            keyword="k" if i % 2 else "",
+            location="",
+            probability=i / 7,
+            predicted_label=Label.DISASTER if i % 3 else Label.NOT_DISASTER,
+            threshold=0.123456789,
+            model_version=(first, second)[i % 2],
+            source=Source.BATCH,
+            created=moment + datetime.timedelta(seconds=i // 2),
+        )
+        for i in range(6)
+    ]
+
+    answer = BatchResultSerializer.represent(predictions)
+
+    expected = [PredictionSerializer.represent(p) for p in predictions]
+    assert json.dumps(answer["results"]) == json.dumps(expected)
+    assert answer["model_version"] == "v1"

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
 
-from ml.pipeline import KEYWORD, LOCATION, TEXT
+from ml.pipeline import KEYWORD, LOCATION, TEXT, fitted_parts
 from ml.text import MENTION_TOKEN, NO_KEYWORD, NO_LOCATION, URL_TOKEN
 from ml.tfidf import CachedTfidfVectorizer
 from ml.tree_ensemble import TreeContributions
@@ -123,20 +121,15 @@ class Explainer:
     """What explaining one tweet needs of a fitted pipeline, read out once per model."""
 
     def __init__(self, pipeline: Pipeline, scorer: SingleTweetScorer) -> None:
-        features, voting = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
-        if not isinstance(features, ColumnTransformer) or not isinstance(voting, VotingClassifier):
-            raise TypeError("expected a ColumnTransformer followed by a VotingClassifier")
+        parts = fitted_parts(pipeline)
+        features = parts.features
         self._scorer = scorer
-        linear, trees = voting.named_estimators_["linear"], voting.named_estimators_["trees"]
-        self._coef = np.ascontiguousarray(linear.coef_[0], dtype=np.float64)
-        self._intercept = float(linear.intercept_[0])
+        self._coef, self._intercept = parts.coef, parts.intercept
         # pred_contribs through XGBoost costs ~1 ms a row; the numpy tables a fraction of it.
-        self._tree_contributions = TreeContributions(trees.named_steps["xgboost"].get_booster())
-        weights = np.asarray(voting.weights if voting.weights is not None else [1, 1], float)
+        self._tree_contributions = TreeContributions(parts.xgboost.get_booster())
+        weights = parts.weights
         self._linear_weight, self._tree_weight = (float(w) for w in weights / weights.sum())
-        selected = trees.named_steps["select"].get_support(indices=True)
-        self._tree_column = np.full(scorer.n_features, -1, dtype=np.int64)
-        self._tree_column[selected] = np.arange(len(selected))
+        self._tree_column = parts.tree_column
 
         # Per feature: its block's kind and its name (a word, "two words", an n-gram, ...).
         self._kind = np.full(scorer.n_features, -1, dtype=np.int8)

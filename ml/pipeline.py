@@ -1,6 +1,7 @@
 """The one scikit-learn Pipeline from raw (text, keyword, location) columns to P(disaster)."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
@@ -112,4 +113,49 @@ def build_pipeline(*, seed: int, n_jobs: int) -> Pipeline:
     """
     return Pipeline(
         [("features", build_features()), ("classifier", build_classifier(seed=seed, n_jobs=n_jobs))]
+    )
+
+
+@dataclass(frozen=True)
+class FittedParts:
+    """What the fast scorers and the explainer read out of a fitted pipeline of this shape."""
+
+    features: ColumnTransformer
+    n_features: int
+    coef: np.ndarray
+    intercept: float
+    xgboost: XGBClassifier
+    # Per feature column, its column among the trees' (selected) inputs, or -1.
+    tree_column: np.ndarray
+    n_tree_features: int
+    # The soft vote's weights of the linear model and the trees, as VotingClassifier has them.
+    weights: np.ndarray
+
+
+def fitted_parts(pipeline: Pipeline) -> FittedParts:
+    """The fitted parts of a pipeline that build_pipeline made; TypeError for any other."""
+    features, voting = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
+    if not isinstance(features, ColumnTransformer) or not isinstance(voting, VotingClassifier):
+        raise TypeError("expected a ColumnTransformer followed by a VotingClassifier")
+    if list(voting.classes_) != [0, 1]:
+        raise TypeError(f"expected classes [0, 1], got {list(voting.classes_)}")
+    linear, trees = voting.named_estimators_["linear"], voting.named_estimators_["trees"]
+    if not isinstance(linear, LogisticRegression):
+        raise TypeError("the first voter must be a LogisticRegression")
+    selector, xgboost = trees.named_steps["select"], trees.named_steps["xgboost"]
+    if not isinstance(xgboost, XGBClassifier):
+        raise TypeError("the second voter must end in an XGBClassifier")
+    n_features = max(features.output_indices_.values(), key=lambda s: s.stop).stop
+    selected = selector.get_support(indices=True)
+    tree_column = np.full(n_features, -1, dtype=np.int64)
+    tree_column[selected] = np.arange(len(selected))
+    return FittedParts(
+        features=features,
+        n_features=n_features,
+        coef=np.ascontiguousarray(linear.coef_[0], dtype=np.float64),
+        intercept=float(linear.intercept_[0]),
+        xgboost=xgboost,
+        tree_column=tree_column,
+        n_tree_features=len(selected),
+        weights=np.asarray(voting.weights if voting.weights is not None else [1, 1], float),
     )

@@ -9,11 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import VotingClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from xgboost import XGBClassifier
 
+from ml.pipeline import fitted_parts
 from ml.tfidf import CachedTfidfVectorizer
 from ml.tree_ensemble import TreeEnsemble
 
@@ -53,35 +51,18 @@ class SingleTweetScorer:
     """Computes the pipeline's P(disaster) for one tweet in well under a millisecond."""
 
     def __init__(self, pipeline: Pipeline) -> None:
-        features, voting = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
-        if not isinstance(features, ColumnTransformer) or not isinstance(voting, VotingClassifier):
-            raise TypeError("expected a ColumnTransformer followed by a VotingClassifier")
+        parts = fitted_parts(pipeline)
+        features = parts.features
         self._blocks = [
             _block(features, name)
             for name, transformer, _ in features.transformers_
             if transformer != "drop" and _is_used(features, name)
         ]
-        self.n_features = max(features.output_indices_.values(), key=lambda s: s.stop).stop
-
-        if list(voting.classes_) != [0, 1]:
-            raise TypeError(f"expected classes [0, 1], got {list(voting.classes_)}")
-        linear, trees = voting.named_estimators_["linear"], voting.named_estimators_["trees"]
-        if not isinstance(linear, LogisticRegression):
-            raise TypeError("the first voter must be a LogisticRegression")
-        self._coef = np.ascontiguousarray(linear.coef_[0], dtype=np.float64)
-        self._intercept = float(linear.intercept_[0])
-
-        selector, xgboost = trees.named_steps["select"], trees.named_steps["xgboost"]
-        if not isinstance(xgboost, XGBClassifier):
-            raise TypeError("the second voter must end in an XGBClassifier")
-        selected = selector.get_support(indices=True)
-        self._tree_column = np.full(self.n_features, -1, dtype=np.int64)
-        self._tree_column[selected] = np.arange(len(selected))
-        self._n_tree_features = len(selected)
-        self._trees = TreeEnsemble(xgboost.get_booster())
-
-        weights = np.asarray(voting.weights if voting.weights is not None else [1, 1], float)
-        self._linear_weight, self._tree_weight = weights / weights.sum()
+        self.n_features = parts.n_features
+        self._coef, self._intercept = parts.coef, parts.intercept
+        self._tree_column, self._n_tree_features = parts.tree_column, parts.n_tree_features
+        self._trees = TreeEnsemble(parts.xgboost.get_booster())
+        self._linear_weight, self._tree_weight = parts.weights / parts.weights.sum()
 
     def features(
         self, text: str, keyword: str = "", location: str = ""

@@ -7,15 +7,16 @@ import os
 # published on the host). `make serve` sets BIND=127.0.0.1:PORT.
 bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
-# Two processes (one per core) with 8 threads each, measured with `make bench-workers` (32 clients,
-# SQLite, bench/results-workers.md). Once SQLite writers queued on a lock instead of sleeping in
-# its busy handler (predictor/prediction_store.py), sync and gthread workers measured equal
-# within this machine's noise (docs/performance.md). gthread stays: its threads keep client
-# connections alive, and a slow client or a long request (a 1,000-item batch, a CSV export)
-# holds one thread, not a whole worker, so /readyz still answers beside it.
+# Two processes (one per core) with 4 threads each, measured with `make bench-workers` (32 clients,
+# SQLite, bench/results-workers.md). With the hot path (predictor/api/fast.py) on board, on
+# 2026-11-30: gthread:2:4 426 req/s and p99 164 ms, gthread:2:8 375 and 205 ms, gthread:3:4
+# 438 and 248 ms (one more process, +20 MB), sync:2 367, sync:3 434: within this machine's
+# noise (±15%) apart from the p99, where fewer threads queue less behind the GIL. gthread stays:
+# its threads keep client connections alive, and a slow client or a long request (a 1,000-item
+# batch, a CSV export) holds one thread, not a whole worker, so /readyz still answers beside it.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # Load Django, the views with scikit-learn and XGBoost, and the active model once, in the master
 # (see when_ready); the workers fork with all of it and share those pages copy-on-write, and

@@ -13,8 +13,15 @@ from predictor.sqlite_checkpoint import checkpointer_start
 from tests.live_server import start_server
 
 pytestmark = pytest.mark.django_db
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's log")
 
 
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="only on other databases")
+def test_no_thread_for_another_database():
+    assert checkpointer_start(interval=1) is None
+
+
+@sqlite_only
 def test_a_commit_checkpoints_by_itself_only_past_the_safety_net():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
@@ -25,6 +32,7 @@ def test_no_thread_when_turned_off():
     assert checkpointer_start(interval=0) is None
 
 
+@sqlite_only
 def test_a_failing_checkpoint_is_logged_once_and_retried(caplog):
     # The suite's transaction holds the in-memory database's lock: a checkpoint from another
     # thread fails with "database table is locked", round after round.
@@ -52,6 +60,7 @@ def predictions_in_database_file(path: Path) -> int:
     raise AssertionError("unreachable")
 
 
+@sqlite_only
 @pytest.mark.live
 def test_a_live_servers_predictions_reach_the_database_file(tmp_path):
     server = start_server(tmp_path / "data", extra_env={"SQLITE_CHECKPOINT_SECONDS": "0.5"})

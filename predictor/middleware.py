@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -19,7 +18,7 @@ from predictor import metrics
 from predictor.api import fast
 from predictor.errors import unavailable_reason
 from predictor.metrics import RequestMetrics
-from predictor.security_headers import static_csp_headers
+from predictor.security_headers import static_csp_apply
 
 logger = logging.getLogger(__name__)
 
@@ -190,10 +189,6 @@ class StaticCSPMiddleware(CSPMiddleware):
             or (settings.DEBUG and response.status_code in (404, 500))
         ):
             return super().process_response(request, response)
-        enforced_header, report_only_header = static_csp_headers()
-        if enforced_header and HEADER not in response:
-            response[HEADER] = enforced_header
-        if report_only_header and HEADER_REPORT_ONLY not in response:
-            response[HEADER_REPORT_ONLY] = report_only_header
+        static_csp_apply(response)
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
         return response

@@ -31,7 +31,7 @@ from predictor.api.serializers import PredictionSerializer, TweetSerializer
 from predictor.api.throttles import PredictionRateThrottle
 from predictor.errors import unavailable_reason
 from predictor.models import Source
-from predictor.security_headers import static_csp_headers
+from predictor.security_headers import static_csp_apply
 
 PATH = "/api/predictions/"
 # A tweet's body is a few hundred bytes; a larger one (up to DATA_UPLOAD_MAX_MEMORY_SIZE, with
@@ -70,11 +70,7 @@ def prediction_create_fast(request: HttpRequest) -> HttpResponse | None:
     body = _RENDERER.render(PredictionSerializer.represent(prediction))
     response = HttpResponse(body, status=201, content_type="application/json")
     response["Allow"] = _allow(request)
-    enforced, report_only = static_csp_headers()
-    if enforced:
-        response["Content-Security-Policy"] = enforced
-    if report_only:
-        response["Content-Security-Policy-Report-Only"] = report_only
+    static_csp_apply(response)
     response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
     response["Content-Length"] = str(len(body))
     # The full view reads the session to look for a signed-in user.
